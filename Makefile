@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything they need is installed here.
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+PYTHON    ?= python3
+# Debian packages the tests use: a real DNS server, a real browser, Postfix's postconf, swaks and curl for SMTP.
+DEB_PACKAGES := bind9 bind9-utils chromium postfix swaks curl
+
+.PHONY: run test lint system-deps clean worker web
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## make run: web app on http://127.0.0.1:8000 and a Celery worker with embedded beat. Ctrl-C stops both.
+run: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+	@echo "mailsetup: web on http://127.0.0.1:8000 , worker and beat in the background. Ctrl-C stops all."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(VENV)/bin/celery -A mailsetup worker --beat --loglevel=INFO --concurrency=2 & \
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## make test: installs what the tests need, lints, runs every test.
+test: $(VENV)/.dev system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "WARNING: the tests need these Debian packages; install them as root: apt-get install$$missing"; \
+	fi
+
+clean:
+	rm -rf $(VENV) var/test .pytest_cache

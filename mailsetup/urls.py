@@ -1,0 +1,12 @@
+"""Root URLs. Team-scoped URLs live under /t/<team-slug>/."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("mailsetup.account_urls")),
+    path("t/<slug:team_slug>/domains/", include("domains.urls")),
+    path("t/<slug:team_slug>/credentials/", include("credentials.urls")),
+    path("share/", include("domains.share_urls")),
+]

@@ -1,0 +1,59 @@
+// mailsetup's only script: copy buttons, and closing open menus on outside clicks. No inline script anywhere.
+(function () {
+  "use strict";
+
+  function textFor(button) {
+    if (button.dataset.copy !== undefined) return button.dataset.copy;
+    var target = document.querySelector(button.dataset.copyTarget);
+    if (!target) return "";
+    return target.value !== undefined && target.tagName !== "PRE" && target.tagName !== "CODE" ? target.value : target.textContent;
+  }
+
+  function fallbackCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "absolute";
+    area.style.left = "-9999px";
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(area);
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy failed"));
+  }
+
+  function copy(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () { return fallbackCopy(text); });
+    }
+    return fallbackCopy(text);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy], [data-copy-target]");
+    if (button) {
+      event.preventDefault();
+      var label = button.dataset.label || button.textContent;
+      button.dataset.label = label;
+      copy(textFor(button)).then(function () {
+        button.textContent = "Copied";
+        button.classList.add("copied");
+      }, function () {
+        button.textContent = "Press Ctrl+C";
+      }).finally(function () {
+        setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 2000);
+      });
+      return;
+    }
+    document.querySelectorAll("details.switcher[open]").forEach(function (details) {
+      if (!details.contains(event.target)) details.removeAttribute("open");
+    });
+  });
+
+  // Confirmation prompts without inline script: <form data-confirm="Delete this?">
+  document.addEventListener("submit", function (event) {
+    var message = event.target.dataset && event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+})();

@@ -1,0 +1,83 @@
+"""Shared fixtures: the personas (after healthchecks' alice/bob/charlie) and their team."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+
+from mailsetup.models import Membership, Role, Team, User
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip outside CI when a real peer (named, Chromium, postfix...) is missing; fail loudly in CI."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI needs this and it is missing: {reason}")
+    print(f"\nSKIP: {reason}")
+    pytest.skip(reason)
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+def make_user(email: str, name: str = "") -> User:
+    return User.objects.create_user(email=email, password=PASSWORD, name=name)
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    return Team.objects.create(name="Acme Mail", slug="acme")
+
+
+@pytest.fixture
+def owner(team: Team) -> User:
+    user = make_user("owner@acme.test", "Olivia Owner")
+    Membership.objects.create(team=team, user=user, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def team_admin(team: Team) -> User:
+    user = make_user("admin@acme.test", "Adam Admin")
+    Membership.objects.create(team=team, user=user, role=Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def teammate(team: Team) -> User:
+    user = make_user("member@acme.test", "Mia Member")
+    Membership.objects.create(team=team, user=user, role=Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def viewer(team: Team) -> User:
+    user = make_user("viewer@acme.test", "Vic Viewer")
+    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def stranger(db: None) -> User:
+    """A user with a team of their own, who is not in `team`."""
+    other = Team.objects.create(name="Other Co", slug="other")
+    user = make_user("stranger@other.test", "Sam Stranger")
+    Membership.objects.create(team=other, user=user, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def login():  # noqa: ANN201
+    """login(user) -> a Django test Client logged in as that user."""
+
+    def _login(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return _login
