@@ -81,3 +81,23 @@ def login():  # noqa: ANN201
         return client
 
     return _login
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
+    """One real Celery worker (with embedded beat) for the whole session, on the test database.
+
+    Tests using it must use `transactional_db` so the worker sees their rows. DNS goes to the test BIND9 when a
+    test module sets MAILSETUP_DNS_RESOLVERS through `worker_extra_env`.
+    """
+    from tests.processes import purge_filesystem_queue, start_worker, stop_process
+
+    purge_filesystem_queue()
+    proc = start_worker(extra_env=_worker_extra_env)
+    yield proc
+    stop_process(proc)
+
+
+# Environment for the session worker; a session fixture that must configure it (the BIND9 fixture, say)
+# updates this dict before the worker starts.
+_worker_extra_env: dict[str, str] = {}
