@@ -263,3 +263,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# The platform's SMTP ports, in this order: submission with STARTTLS, implicit TLS, alternative STARTTLS (for
+# networks that block 587), server-to-server on 25 with STARTTLS. Snippets are filled in from these.
+_smtp_ports = envlist("MAILSETUP_SMTP_PORTS", "587,465,2525,25")
+if len(_smtp_ports) != 4 or not all(p.isdigit() and 0 < int(p) < 65536 for p in _smtp_ports):
+    raise ImproperlyConfigured(
+        f"MAILSETUP_SMTP_PORTS must be four port numbers (STARTTLS, implicit TLS, alternative, 25), not {_smtp_ports!r}"
+    )
+MAILSETUP_SMTP_PORTS = dict(zip(("starttls", "tls", "alt", "mx"), (int(p) for p in _smtp_ports), strict=True))
