@@ -4,6 +4,8 @@ PY        := $(VENV)/bin/python
 PYTHON    ?= python3
 # Debian packages the tests use: a real DNS server, a real browser, Postfix's postconf, swaks and curl for SMTP.
 DEB_PACKAGES := bind9 bind9-utils chromium postfix swaks curl
+# Production peers for `make test-prod` and the benchmark: PostgreSQL, Redis, and wrk for load.
+PROD_DEB_PACKAGES := postgresql redis-server wrk
 
 .PHONY: run test lint system-deps clean worker web
 
@@ -46,3 +48,16 @@ system-deps:
 
 clean:
 	rm -rf $(VENV) var/test .pytest_cache
+
+## make test-prod: the whole suite again on PostgreSQL + Redis (started on loopback in a temporary folder, stopped
+## afterwards); the browser flow runs on gunicorn + two Celery workers + one beat.
+.PHONY: test-prod prod-deps bench-web
+test-prod: $(VENV)/.dev system-deps prod-deps
+	$(PY) -m tests.prod.services run -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+prod-deps:
+	@$(MAKE) --no-print-directory system-deps DEB_PACKAGES="$(PROD_DEB_PACKAGES)"
+
+## make bench-web: gunicorn + PostgreSQL, 1,000 domains, wrk on the main pages beside a bare view.
+bench-web: $(VENV)/.runtime prod-deps
+	$(PY) bench/web.py

@@ -24,10 +24,22 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    elif db["ENGINE"].endswith("postgresql"):
+        # The test runner renamed NAME to the test database (test_<name>): the worker must use that one too.
+        env["DATABASE_URL"] = postgres_url(db)
     env["MAILSETUP_VAR_DIR"] = str(settings.VAR_DIR)
     env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
     env.update(extra or {})
     return env
+
+
+def postgres_url(db: dict) -> str:
+    from urllib.parse import quote
+
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{quote(db['NAME'], safe='')}"
 
 
 def purge_filesystem_queue() -> None:
