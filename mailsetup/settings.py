@@ -241,6 +241,7 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-domain-checks": {"task": "domains.tasks.enqueue_due_checks", "schedule": 10.0},
+    "prune-invitations": {"task": "mailsetup.tasks.prune_invitations", "schedule": 24 * 60 * 60.0},
 }
 
 # Production hardening (DEBUG off): HTTPS only, secure cookies, HSTS.
