@@ -164,8 +164,7 @@ class InviteForm(forms.Form):
         self.team = team
         self.fields["role"].choices = role_choices(can_own=can_own)
         self.fields["role"].help_text = (
-            "Viewers see everything but change nothing; members also add domains and credentials; "
-            "admins also manage the team."
+            "Viewers see everything but change nothing; members also add domains and credentials; admins also manage the team."
         )
 
     def clean_email(self) -> str:

@@ -108,14 +108,16 @@ def member_change_role(*, access: TeamAccess, membership: Membership, role: str)
     if old == role:
         return membership
     if old == Role.OWNER and _other_owners(membership) == 0:
-        raise TeamRuleError(
-            f"{membership.user.email} is the team's only owner. Make another member an owner first."
-        )
+        raise TeamRuleError(f"{membership.user.email} is the team's only owner. Make another member an owner first.")
     membership.role = role
     membership.save(update_fields=["role"])
     audit(
-        team=access.team, actor=access.membership.user, action="member.role_changed",
-        target=membership.user.email, old_role=old, new_role=role,
+        team=access.team,
+        actor=access.membership.user,
+        action="member.role_changed",
+        target=membership.user.email,
+        old_role=old,
+        new_role=role,
     )
     return membership
 
@@ -132,8 +134,11 @@ def member_remove(*, access: TeamAccess, membership: Membership) -> None:
             )
     membership.delete()
     audit(
-        team=access.team, actor=access.membership.user, action="member.removed",
-        target=membership.user.email, role=membership.role,
+        team=access.team,
+        actor=access.membership.user,
+        action="member.removed",
+        target=membership.user.email,
+        role=membership.role,
     )
 
 
@@ -141,9 +146,7 @@ def member_remove(*, access: TeamAccess, membership: Membership) -> None:
 def member_leave(*, access: TeamAccess) -> None:
     membership = access.membership
     if membership.role == Role.OWNER and _other_owners(membership) == 0:
-        raise TeamRuleError(
-            "You are the team's only owner. Make another member an owner before you leave, or delete the team."
-        )
+        raise TeamRuleError("You are the team's only owner. Make another member an owner before you leave, or delete the team.")
     membership.delete()
     audit(team=access.team, actor=membership.user, action="member.left", target=membership.user.email)
 

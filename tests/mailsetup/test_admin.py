@@ -1,0 +1,48 @@
+"""The operator's admin: every accounts model listed, searchable, and no token hash anywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailsetup import services
+from mailsetup.models import AuditEvent, Invitation, User
+from mailsetup.permissions import team_access
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    return User.objects.create_superuser(email="root@ops.test", password="x-pass-123456")
+
+
+@pytest.mark.parametrize("model", ["user", "team", "membership", "invitation", "auditevent"])
+def test_each_model_has_a_working_searchable_list(operator, owner, team_admin, login, model: str) -> None:  # noqa: ANN001
+    services.invitation_create(access=team_access(team_admin, "acme"), email="new@example.test", role="member")
+    client = login(operator)
+    assert client.get(f"/admin/mailsetup/{model}/").status_code == 200
+    assert client.get(f"/admin/mailsetup/{model}/?q=acme").status_code == 200
+
+
+def test_an_invitations_token_hash_never_shows(operator, team_admin, login) -> None:  # noqa: ANN001
+    invitation, token = services.invitation_create(
+        access=team_access(team_admin, "acme"), email="new@example.test", role="member"
+    )
+    client = login(operator)
+    for url in ("/admin/mailsetup/invitation/", f"/admin/mailsetup/invitation/{invitation.pk}/change/"):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert invitation.token_hash.encode() not in page.content
+        assert token.encode() not in page.content
+    assert b"new@example.test" in client.get("/admin/mailsetup/invitation/").content
+
+
+def test_the_audit_log_is_read_only_in_the_admin(operator, owner, team, login) -> None:  # noqa: ANN001
+    from mailsetup.audit import audit
+
+    event = audit(team=team, actor=owner, action="member.removed", target="x@example.test")
+    client = login(operator)
+    assert client.get("/admin/mailsetup/auditevent/add/").status_code == 403
+    assert client.post(f"/admin/mailsetup/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+    assert Invitation.objects.count() == 0
