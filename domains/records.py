@@ -25,3 +25,102 @@ class DkimPublic:
     selector: str
     algorithm: str  # "rsa" or "ed25519"
     public_key: str  # base64: SubjectPublicKeyInfo (RSA) or the raw 32-byte key (Ed25519)
+
+
+DKIM_WHY = "Receivers use this public key to check the DKIM signature we add to every message you send."
+RETURN_PATH_WHY = (
+    "Bounces come back to us through this name, and it aligns the envelope sender with your domain for SPF."
+)
+SPF_WHY = "Tells receivers that our servers may send mail for your domain; publish exactly one SPF record."
+DMARC_WHY = "Tells receivers what to do when a message fails DKIM and SPF, and where to send reports."
+
+
+def _fqdn(host: str, domain: str) -> str:
+    return domain if host == "@" else f"{host}.{domain}"
+
+
+def spf_merge(existing: str, include: str) -> str:
+    """One SPF record with `include:<include>` added: before the `all` term or `redirect=`, never a second record.
+
+    A value that is not an SPF record is replaced by ours; a record that already includes us is kept as it is
+    (only its spacing tidied).
+    """
+    include = include.strip().rstrip(".").lower()
+    terms = existing.split()
+    if not terms or terms[0].lower() != "v=spf1":
+        return f"v=spf1 include:{include} ~all"
+    ours = f"include:{include}"
+    if any(term.lower().lstrip("+") == ours for term in terms[1:]):
+        return " ".join(terms)
+    for position, term in enumerate(terms[1:], start=1):
+        bare = term.lower().lstrip("+-~?")
+        # Nothing after "all" is ever evaluated, and redirect= only applies when no mechanism matched.
+        if bare == "all" or term.lower().startswith("redirect="):
+            return " ".join([*terms[:position], ours, *terms[position:]])
+    return " ".join([*terms, ours])
+
+
+def expected_records(
+    *,
+    domain: str,
+    dkim: list[DkimPublic],
+    return_path_label: str,
+    return_path_host: str,
+    spf_include: str,
+    dmarc_rua: str,
+    existing_spf: str | None = None,
+) -> list[ExpectedRecord]:
+    """Every record the domain must (or should) publish, in the order a person would add them."""
+    domain = domain.rstrip(".").lower()
+    records = []
+    for key in dkim:
+        host = f"{key.selector}._domainkey"
+        records.append(
+            ExpectedRecord(
+                key=f"dkim:{key.selector}",
+                purpose="DKIM",
+                rtype="TXT",
+                host=host,
+                fqdn=_fqdn(host, domain),
+                value=f"v=DKIM1; k={key.algorithm}; p={key.public_key}",
+                required=True,
+                why=DKIM_WHY if key.algorithm == "rsa" else DKIM_WHY + " (Ed25519, beside RSA: RFC 8463)",
+            )
+        )
+    records.append(
+        ExpectedRecord(
+            key="return_path",
+            purpose="Return path",
+            rtype="CNAME",
+            host=return_path_label,
+            fqdn=_fqdn(return_path_label, domain),
+            value=return_path_host.rstrip(".").lower(),
+            required=True,
+            why=RETURN_PATH_WHY,
+        )
+    )
+    if spf_include:
+        include = spf_include.rstrip(".").lower()
+        if existing_spf and existing_spf.split()[:1] and existing_spf.split()[0].lower() == "v=spf1":
+            value = spf_merge(existing_spf, include)
+            why = SPF_WHY + " Your domain already has one: this is it with our include merged in; replace it."
+        else:
+            value = f"v=spf1 include:{include} ~all"
+            why = SPF_WHY
+        records.append(
+            ExpectedRecord(key="spf", purpose="SPF", rtype="TXT", host="@", fqdn=domain, value=value, required=True, why=why)
+        )
+    dmarc = "v=DMARC1; p=none" + (f"; rua=mailto:{dmarc_rua}" if dmarc_rua else "")
+    records.append(
+        ExpectedRecord(
+            key="dmarc",
+            purpose="DMARC",
+            rtype="TXT",
+            host="_dmarc",
+            fqdn=_fqdn("_dmarc", domain),
+            value=dmarc,
+            required=False,
+            why=DMARC_WHY + " Recommended: an existing DMARC record at your domain or its parent domain also passes.",
+        )
+    )
+    return records

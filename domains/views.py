@@ -1,10 +1,210 @@
-"""Domain views (placeholder)."""
+"""Domain views: the team's list with the add form, a domain's records page, exports, deletion, share links."""
 
-from django.http import HttpRequest, HttpResponse
+from __future__ import annotations
 
-from mailsetup.permissions import Perm, TeamAccess, team_view
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mailsetup.permissions import Perm, TeamAccess, get_team_object, team_view
+
+from . import services
+from .exports import records_csv, zone_fragment
+from .forms import DomainCreateForm, DomainDeleteForm, ShareLinkForm
+from .models import Domain, ShareLink
+
+PAGE_SIZE = 50
 
 
+def _list_context(request: HttpRequest, access: TeamAccess, form: DomainCreateForm | None) -> dict:
+    paginator = Paginator(services.domains_with_summary(access.team), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    for domain in page.object_list:
+        domain.expected_count = services.records_expected_count(domain.active_keys)
+    return {"access": access, "team": access.team, "page": page, "form": form}
+
+
+@require_GET
 @team_view(Perm.VIEW)
 def domain_list(request: HttpRequest, access: TeamAccess) -> HttpResponse:
-    return HttpResponse("TODO")
+    form = DomainCreateForm(team=access.team) if access.can_edit else None
+    return render(request, "domains/domain_list.html", _list_context(request, access, form))
+
+
+@require_http_methods(["GET", "POST"])
+@team_view(Perm.EDIT)
+def domain_add(request: HttpRequest, access: TeamAccess) -> HttpResponse:
+    if request.method == "POST":
+        form = DomainCreateForm(request.POST, team=access.team)
+        if form.is_valid():
+            domain = services.domain_create(
+                team=access.team,
+                name=form.cleaned_data["name"],
+                actor=request.user,
+                dkim_key_type=form.cleaned_data["dkim_key_type"],
+                return_path_label=form.cleaned_data["return_path_label"],
+            )
+            messages.success(request, f"Added {domain.display_name}. Publish the records below; we check them for you.")
+            url = reverse("domains:detail", args=[access.team.slug, domain.pk])
+            if request.htmx:
+                return HttpResponse(status=204, headers={"HX-Redirect": url})
+            return redirect(url)
+    else:
+        form = DomainCreateForm(team=access.team)
+    if request.htmx:
+        return render(request, "domains/domain_list.html#add-form", {"access": access, "team": access.team, "form": form})
+    return render(request, "domains/domain_list.html", _list_context(request, access, form))
+
+
+def _detail_context(access: TeamAccess, domain: Domain, **extra: object) -> dict:
+    links = list(domain.share_links.all()) if access.can_edit else []
+    return {
+        "access": access,
+        "team": access.team,
+        "domain": domain,
+        "rows": services.domain_record_rows(domain),
+        "share_links": links,
+        "share_form": ShareLinkForm(),
+        **extra,
+    }
+
+
+def _domain(access: TeamAccess, domain_id: int) -> Domain:
+    return get_team_object(Domain.objects.select_related("team"), access.team, pk=domain_id)
+
+
+@require_GET
+@team_view(Perm.VIEW)
+def domain_detail(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    domain = _domain(access, domain_id)
+    return render(request, "domains/domain_detail.html", _detail_context(access, domain))
+
+
+@require_GET
+@team_view(Perm.VIEW)
+def domain_records(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    """The records panel alone (for htmx); without htmx, the whole page."""
+    domain = _domain(access, domain_id)
+    template = "domains/domain_detail.html#records-panel" if request.htmx else "domains/domain_detail.html"
+    return render(request, template, _detail_context(access, domain))
+
+
+def _download(content: str, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def zone_response(domain: Domain) -> HttpResponse:
+    body = zone_fragment(domain.name, services.records_for(domain))
+    return _download(body, f"{domain.name}.zone", "text/dns; charset=utf-8")
+
+
+def csv_response(domain: Domain) -> HttpResponse:
+    return _download(records_csv(services.records_for(domain)), f"{domain.name}-records.csv", "text/csv; charset=utf-8")
+
+
+@require_GET
+@team_view(Perm.VIEW)
+def domain_export_zone(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    return zone_response(_domain(access, domain_id))
+
+
+@require_GET
+@team_view(Perm.VIEW)
+def domain_export_csv(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    return csv_response(_domain(access, domain_id))
+
+
+@require_http_methods(["GET", "POST"])
+@team_view(Perm.EDIT)
+def domain_delete(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    domain = _domain(access, domain_id)
+    if request.method == "POST":
+        form = DomainDeleteForm(request.POST, domain=domain)
+        if form.is_valid():
+            shown = domain.display_name
+            services.domain_delete(domain=domain, actor=request.user)
+            messages.success(request, f"Deleted {shown}.")
+            url = reverse("domains:list", args=[access.team.slug])
+            if request.htmx:
+                return HttpResponse(status=204, headers={"HX-Redirect": url})
+            return redirect(url)
+    else:
+        form = DomainDeleteForm(domain=domain)
+    return render(request, "domains/domain_delete.html", {"access": access, "team": access.team, "domain": domain, "form": form})
+
+
+@require_POST
+@team_view(Perm.EDIT)
+def share_link_create(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    domain = _domain(access, domain_id)
+    form = ShareLinkForm(request.POST)
+    extra: dict[str, object] = {}
+    if form.is_valid():
+        new = services.share_link_create(domain=domain, actor=request.user, days=form.cleaned_data["days"])
+        # The token is in this response only: the database keeps its hash.
+        extra["new_share_url"] = request.build_absolute_uri(reverse("share:records", args=[new.token]))
+        extra["new_share_link"] = new.link
+    context = _detail_context(access, domain, **extra)
+    if not form.is_valid():
+        context["share_form"] = form
+    template = "domains/domain_detail.html#share-panel" if request.htmx else "domains/domain_detail.html"
+    return render(request, template, context)
+
+
+@require_POST
+@team_view(Perm.EDIT)
+def share_link_revoke(request: HttpRequest, access: TeamAccess, domain_id: int, link_id: int) -> HttpResponse:
+    domain = _domain(access, domain_id)
+    try:
+        link = ShareLink.objects.select_related("domain__team").get(domain=domain, pk=link_id)
+    except ShareLink.DoesNotExist:
+        raise Http404("No such share link") from None
+    services.share_link_revoke(link=link, actor=request.user)
+    if request.htmx:
+        return render(request, "domains/domain_detail.html#share-panel", _detail_context(access, domain))
+    messages.success(request, "The share link is revoked: it no longer opens.")
+    return redirect(reverse("domains:detail", args=[access.team.slug, domain.pk]) + "#share")
+
+
+# ---- public, token-protected pages (share_urls.py)
+
+
+def _gone(request: HttpRequest) -> HttpResponse:
+    return render(request, "domains/share_gone.html", {"current_team": None}, status=410)
+
+
+@require_GET
+def shared_records(request: HttpRequest, token: str) -> HttpResponse:
+    link = services.share_link_lookup(token)
+    if link is None or not link.is_active:
+        return _gone(request)
+    domain = link.domain
+    context = {"domain": domain, "rows": services.domain_record_rows(domain), "link": link, "token": token,
+               "current_team": None, "my_memberships": []}
+    response = render(request, "domains/share.html", context)
+    # The token is in the URL: keep it out of Referer headers and caches.
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@require_GET
+def shared_zone(request: HttpRequest, token: str) -> HttpResponse:
+    link = services.share_link_lookup(token)
+    if link is None or not link.is_active:
+        return _gone(request)
+    return zone_response(link.domain)
+
+
+@require_GET
+def shared_csv(request: HttpRequest, token: str) -> HttpResponse:
+    link = services.share_link_lookup(token)
+    if link is None or not link.is_active:
+        return _gone(request)
+    return csv_response(link.domain)
