@@ -107,7 +107,8 @@ def _team_progress(access: TeamAccess) -> dict[str, object]:
         {
             "title": "Get a domain verified",
             "done": usable > 0,
-            "detail": f"{usable} verified" + (f", {counts['degraded']} degraded" if counts["degraded"] else ""),
+            "detail": f"{usable} domain{'s' if usable != 1 else ''} verified"
+            + (f" ({counts['degraded']} degraded: needs attention)" if counts["degraded"] else ""),
             "url": domains_url,
             "action": "Check verification",
         },
