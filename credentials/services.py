@@ -1,0 +1,234 @@
+"""SMTP credentials: issue, rotate, revoke, and the two checks the SMTP side makes (authenticate, authorized_sender).
+
+`authenticate` is the one entry point for the SMTP server. It is cheap on purpose (one indexed query and one
+HMAC) and takes about the same path for every refusal: unknown user, wrong secret, revoked, expired, wrong IP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Q
+from django.utils import timezone
+
+from domains.models import Domain
+from mailsetup.audit import audit
+
+from . import tokens
+from .models import Credential
+
+if TYPE_CHECKING:
+    from mailsetup.models import Team, User
+
+# last_used_at is written at most this often per credential: a busy sender must not cost a write per login.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# Compared against when the username is unknown, so that case costs the same HMAC and compare as any other.
+_UNKNOWN_USER_HASH = "0" * 64
+
+
+def _domains_detail(*, all_domains: bool, domains: list[Domain]) -> str | list[str]:
+    return "all verified domains" if all_domains else sorted(d.name for d in domains)
+
+
+@transaction.atomic
+def credential_issue(
+    *,
+    team: Team,
+    actor: User,
+    label: str,
+    all_domains: bool,
+    domains: list[Domain],
+    expires_at: datetime | None = None,
+    allowed_ips: list[str] | None = None,
+) -> tuple[Credential, str]:
+    """A new credential and its secret. The secret is returned once and stored only as a keyed hash."""
+    secret = tokens.generate_secret()
+    username = tokens.generate_username(team.slug)
+    while Credential.objects.filter(username=username).exists():  # 36^8 makes this all but impossible
+        username = tokens.generate_username(team.slug)
+    credential = Credential.objects.create(
+        team=team,
+        label=label,
+        username=username,
+        secret_prefix=tokens.display_prefix(secret),
+        secret_hash=tokens.secret_hash(secret),
+        all_domains=all_domains,
+        expires_at=expires_at,
+        allowed_ips=list(allowed_ips or []),
+        created_by=actor,
+    )
+    if not all_domains:
+        credential.domains.set(domains)
+    audit(
+        team=team,
+        actor=actor,
+        action="credential.issued",
+        target=f"{label} ({username})",
+        domains=_domains_detail(all_domains=all_domains, domains=domains),
+        expires_at=expires_at.isoformat() if expires_at else None,
+        allowed_ips=list(allowed_ips or []),
+    )
+    return credential, secret
+
+
+@transaction.atomic
+def credential_rotate(*, credential: Credential, actor: User) -> str:
+    """A new secret for the same username; the old secret stops working at once."""
+    secret = tokens.generate_secret()
+    credential.secret_prefix = tokens.display_prefix(secret)
+    credential.secret_hash = tokens.secret_hash(secret)
+    credential.rotated_at = timezone.now()
+    credential.save(update_fields=["secret_prefix", "secret_hash", "rotated_at"])
+    audit(team=credential.team, actor=actor, action="credential.rotated", target=str(credential))
+    return secret
+
+
+@transaction.atomic
+def credential_revoke(*, credential: Credential, actor: User) -> None:
+    """Stop the credential at once. Revoking twice changes nothing and logs nothing."""
+    updated = Credential.objects.filter(pk=credential.pk, revoked_at=None).update(revoked_at=timezone.now())
+    credential.refresh_from_db(fields=["revoked_at"])
+    if updated:
+        audit(team=credential.team, actor=actor, action="credential.revoked", target=str(credential))
+
+
+def ip_allowed(allowed: list[str], peer_ip: str | None) -> bool:
+    """True when the allow-list is empty or holds the peer's address (single addresses or CIDR ranges)."""
+    if not allowed:
+        return True
+    try:
+        address = ipaddress.ip_address(peer_ip or "")
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for entry in allowed:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
+# The columns authenticate() reads, in one hand-written query: the ORM's query compilation costs ten times the
+# SQLite lookup itself, and this runs on every SMTP login. The returned Credential defers the other fields.
+_AUTH_FIELDS = ("id", "team", "username", "secret_hash", "all_domains", "revoked_at", "expires_at", "allowed_ips",
+                "last_used_at", "last_used_ip")
+_SECRET_HASH_INDEX = [f.name for f in Credential._meta.concrete_fields if f.name in _AUTH_FIELDS].index("secret_hash")
+_Converters = list[tuple[list[Callable[..., Any]], Any]]
+_auth_queries: dict[str, tuple[str, list[str], _Converters]] = {}
+
+
+def _auth_query(connection: BaseDatabaseWrapper) -> tuple[str, list[str], _Converters]:
+    cached = _auth_queries.get(connection.alias)
+    if cached is None:
+        # In model order, as Model.from_db() expects for a partial row.
+        fields = [f for f in Credential._meta.concrete_fields if f.name in _AUTH_FIELDS]
+        quote = connection.ops.quote_name
+        # Only our own model's quoted names go into the text; the username is a parameter.
+        sql = "SELECT {} FROM {} WHERE {} = %s".format(  # noqa: S608
+            ", ".join(quote(f.column) for f in fields),
+            quote(Credential._meta.db_table),
+            quote(Credential._meta.get_field("username").column),
+        )
+        converters = []
+        for f in fields:
+            col = f.get_col(Credential._meta.db_table)
+            converters.append(([*connection.ops.get_db_converters(col), *f.get_db_converters(connection)], col))
+        cached = _auth_queries[connection.alias] = (sql, [f.attname for f in fields], converters)
+    return cached
+
+
+def _fetch_for_auth(username: str) -> tuple[Any, ...] | None:
+    connection = connections[Credential.objects.db]
+    sql, _, _ = _auth_query(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [username])
+        return cursor.fetchone()
+
+
+def _credential_from_row(row: tuple[Any, ...]) -> Credential:
+    connection = connections[Credential.objects.db]
+    _, attnames, converters = _auth_query(connection)
+    values = []
+    for value, (field_converters, col) in zip(row, converters, strict=True):
+        for convert in field_converters:
+            value = convert(value, col, connection)
+        values.append(value)
+    return Credential.from_db(Credential.objects.db, attnames, values)
+
+
+def authenticate(username: str, password: str, peer_ip: str | None) -> Credential | None:
+    """The credential for this SMTP login, or None. Refuses unknown, wrong-secret, revoked, expired and wrong-IP
+    logins alike, and records the last use (at most once a minute)."""
+    row = _fetch_for_auth(username) if username and len(username) <= 80 else None
+    # The HMAC is computed whether or not the user exists, so an unknown user costs the same time.
+    secret_ok = tokens.secret_matches(password or "", row[_SECRET_HASH_INDEX] if row else _UNKNOWN_USER_HASH)
+    if row is None or not secret_ok:
+        return None
+    credential = _credential_from_row(row)
+    now = timezone.now()
+    if (
+        credential.revoked_at is not None
+        or (credential.expires_at is not None and credential.expires_at <= now)
+        or not ip_allowed(credential.allowed_ips, peer_ip)
+    ):
+        return None
+    if credential.last_used_at is None or now - credential.last_used_at >= LAST_USED_RESOLUTION:
+        # Conditional, so that concurrent logins of the same credential write once between them.
+        credential.last_used_at, credential.last_used_ip = now, _clean_ip(peer_ip)
+        Credential.objects.filter(pk=credential.pk).filter(
+            Q(last_used_at=None) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now, last_used_ip=credential.last_used_ip)
+    return credential
+
+
+def _clean_ip(peer_ip: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(peer_ip or ""))
+    except ValueError:
+        return None
+
+
+def domain_of(address: str) -> str:
+    """The domain of an email address as stored for a Domain: A-label, lowercase, no trailing dot."""
+    domain = address.strip().strip("<>").rpartition("@")[2].strip().rstrip(".").lower()
+    if not domain.isascii():
+        try:
+            import idna
+
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            return ""
+    return domain
+
+
+def credential_domains(credential: Credential) -> list[Domain]:
+    """The verified domains this credential may send from, by name."""
+    verified = Domain.objects.for_team(credential.team).verified()
+    if not credential.all_domains:
+        verified = verified.filter(pk__in=credential.domains.values("pk"))
+    return list(verified.order_by("name"))
+
+
+def authorized_sender(credential: Credential, address: str) -> bool:
+    """May this credential send as `address`? Its domain must be verified and in scope; a verified domain's
+    subdomains are not included unless they are added as domains of their own."""
+    if not credential.is_active:
+        return False
+    if "@" not in address:
+        return False
+    domain = domain_of(address)
+    if not domain:
+        return False
+    verified = Domain.objects.for_team(credential.team).verified().filter(name=domain)
+    if not credential.all_domains:
+        verified = verified.filter(credentials=credential)
+    return verified.exists()
