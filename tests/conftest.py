@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from mailsetup.models import Membership, Role, Team, User
+from tests.dns.fixtures import bind_server, dns_server, fresh_domain  # noqa: F401 - the test BIND9, for every dir
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -84,13 +85,18 @@ def login():  # noqa: ANN201
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
+def celery_worker_process(django_db_setup, django_db_blocker, request):  # noqa: ANN001, ANN201
     """One real Celery worker (with embedded beat) for the whole session, on the test database.
 
     Tests using it must use `transactional_db` so the worker sees their rows. DNS goes to the test BIND9 when a
     test module sets MAILSETUP_DNS_RESOLVERS through `worker_extra_env`.
     """
+    from tests.dns.bind import named_available
     from tests.processes import purge_filesystem_queue, start_worker, stop_process
+
+    if named_available():
+        # Whichever test starts the worker first, it resolves through the test BIND9 (tests/dns/fixtures.py).
+        request.getfixturevalue("bind_server")
 
     purge_filesystem_queue()
     proc = start_worker(extra_env=_worker_extra_env)

@@ -1,0 +1,174 @@
+"""A small DNS client over dnspython's asyncio API, for the record checks.
+
+Every lookup ends in one of three outcomes, which the checks map onto record statuses:
+``ok`` (records found), ``missing`` (NXDOMAIN, or the name exists without records of that type) and
+``error`` (timeout, SERVFAIL, REFUSED, no nameserver configured: temporary, says nothing about the record).
+The answering server is recorded, TXT character-strings are joined without separators (RFC 7208 §3.3,
+RFC 6376 §3.6.2.2) and CNAME chains are followed, also across zones when the server answers only part of one.
+Knows nothing of Django models; `Resolver.from_settings()` reads the two settings it needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+OK = "ok"
+MISSING = "missing"
+ERROR = "error"
+
+MAX_CNAME_HOPS = 8
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str  # the name asked for, lowercase, no trailing dot
+    rtype: str
+    status: str  # OK, MISSING or ERROR
+    values: tuple[str, ...] = ()  # TXT joined, CNAME/MX/PTR targets without the trailing dot, addresses
+    server: str = ""  # "ip:port" of the server that answered (or last tried, on error)
+    error: str = ""  # why, when status is ERROR (or why a name cannot exist)
+    cnames: tuple[str, ...] = ()  # the CNAME chain followed from `name`, in order
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+def parse_server(text: str) -> tuple[str, int]:
+    """`ip`, `ip:port`, `[ipv6]:port` or a bare IPv6 address -> (ip, port). Raises ValueError."""
+    text = text.strip()
+    port = 53
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"bad DNS server address {text!r}")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = int(port_text)
+    else:
+        host = text
+    ipaddress.ip_address(host)  # raises ValueError
+    if not 0 < port < 65536:
+        raise ValueError(f"bad port in DNS server address {text!r}")
+    return host, port
+
+
+def _normal(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+def _rdata_text(rtype: str, rdata: object) -> str:
+    if rtype == "TXT":
+        return b"".join(rdata.strings).decode("utf-8", "replace")  # type: ignore[attr-defined]
+    if rtype == "CNAME" or rtype == "PTR":
+        return _normal(rdata.target.to_text())  # type: ignore[attr-defined]
+    if rtype == "MX":
+        return _normal(rdata.exchange.to_text())  # type: ignore[attr-defined]
+    return rdata.to_text()  # type: ignore[attr-defined]
+
+
+@dataclass
+class Resolver:
+    """Asks the configured servers in order; the first that gives a definite answer wins."""
+
+    servers: list[tuple[str, int]]
+    timeout: float = 3.0
+    queries: int = field(default=0)  # how many queries were sent (the benchmark reads it)
+
+    @classmethod
+    def from_settings(cls) -> Resolver:
+        from django.conf import settings
+
+        if settings.MAILSETUP_DNS_RESOLVERS:
+            servers = [parse_server(item) for item in settings.MAILSETUP_DNS_RESOLVERS]
+        else:
+            servers = system_nameservers()
+        return cls(servers=servers, timeout=settings.MAILSETUP_DNS_TIMEOUT)
+
+    async def lookup(self, name: str, rtype: str) -> Answer:
+        """Records of type `rtype` at `name`, following CNAMEs (unless rtype is CNAME)."""
+        name = _normal(name)
+        try:
+            qname = dns.name.from_text(name)
+        except (dns.name.NameTooLong, dns.name.LabelTooLong, dns.name.EmptyLabel, dns.exception.SyntaxError) as exc:
+            return Answer(name, rtype, MISSING, error=f"{name} is not a valid DNS name ({exc})")
+        if not self.servers:
+            return Answer(name, rtype, ERROR, error="no DNS server is configured")
+        chain: list[str] = []
+        for _ in range(MAX_CNAME_HOPS):
+            outcome = await self._ask(qname, rtype)
+            if isinstance(outcome, Answer):  # an error
+                return Answer(name, rtype, ERROR, server=outcome.server, error=outcome.error, cnames=tuple(chain))
+            response, server = outcome
+            if response.rcode() == dns.rcode.NXDOMAIN and rtype == "CNAME":
+                return Answer(name, rtype, MISSING, server=server, cnames=tuple(chain))
+            try:
+                result = response.resolve_chaining()
+            except (dns.message.ChainTooLong, dns.message.AnswerForNXDOMAIN, dns.exception.FormError) as exc:
+                return Answer(name, rtype, ERROR, server=server, error=f"malformed answer: {exc}")
+            chain += [_normal(rrset[0].target.to_text()) for rrset in result.cnames]
+            if result.answer is not None:
+                values = tuple(sorted(_rdata_text(rtype, rdata) for rdata in result.answer))
+                return Answer(name, rtype, OK, values=values, server=server, cnames=tuple(chain))
+            if response.rcode() == dns.rcode.NXDOMAIN or not result.cnames:
+                return Answer(name, rtype, MISSING, server=server, cnames=tuple(chain))
+            # The server gave part of a CNAME chain (its target lives in a zone it does not serve): go on asking.
+            qname = result.canonical_name
+        return Answer(name, rtype, ERROR, error=f"CNAME chain longer than {MAX_CNAME_HOPS} links", cnames=tuple(chain))
+
+    async def _ask(self, qname: dns.name.Name, rtype: str) -> tuple[dns.message.Message, str] | Answer:
+        query = dns.message.make_query(qname, dns.rdatatype.from_text(rtype), use_edns=0, payload=1232)
+        last = Answer(qname.to_text(), rtype, ERROR, error="no DNS server answered")
+        for host, port in self.servers:
+            server = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+            self.queries += 1
+            try:
+                response, _ = await dns.asyncquery.udp_with_fallback(query, host, timeout=self.timeout, port=port)
+            except dns.exception.Timeout:
+                why = f"{server} did not answer within {self.timeout:g} s"
+                last = Answer(qname.to_text(), rtype, ERROR, server=server, error=why)
+                continue
+            except (OSError, dns.exception.DNSException, EOFError) as exc:
+                last = Answer(qname.to_text(), rtype, ERROR, server=server, error=f"{server} failed: {exc.__class__.__name__}")
+                continue
+            rcode = response.rcode()
+            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                return response, server
+            last = Answer(qname.to_text(), rtype, ERROR, server=server, error=f"{server} answered {dns.rcode.to_text(rcode)}")
+        return last
+
+    def lookup_sync(self, name: str, rtype: str) -> Answer:
+        return asyncio.run(self.lookup(name, rtype))
+
+    def dkim_dnsfunc(self) -> Callable[..., bytes | None]:
+        """A `dnsfunc` for dkimpy (called as dnsfunc(name, timeout=...)) that asks our servers (blocking)."""
+
+        def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
+            text = name.decode() if isinstance(name, bytes) else name
+            answer = self.lookup_sync(text, "TXT")
+            return answer.values[0].encode() if answer.ok and answer.values else None
+
+        return dnsfunc
+
+
+def system_nameservers() -> list[tuple[str, int]]:
+    """The nameservers of /etc/resolv.conf (empty when there is none)."""
+    try:
+        system = dns.resolver.Resolver(configure=True)
+    except dns.resolver.NoResolverConfiguration:
+        return []
+    return [(str(ns), 53) for ns in system.nameservers]
+
