@@ -236,15 +236,27 @@ def invitation_resend(request: HttpRequest, access: TeamAccess, invitation_id: i
     return _invitation_action(request, access, invitation_id, "resend")
 
 
+INVITATION_SESSION_KEY = "invitation_token"
+
+
+@require_http_methods(["GET"])
+def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link: keep the token in the session and move to a URL without it, so that it stays out of
+    later requests' logs, the Referer header and the browser's history (Django's password reset does the same)."""
+    request.session[INVITATION_SESSION_KEY] = token
+    return redirect("invitation")
+
+
 @require_http_methods(["GET", "POST"])
-def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    """The emailed link: log in or sign up as the invited address, then join the team."""
+def invitation_accept(request: HttpRequest) -> HttpResponse:
+    """Log in or sign up as the invited address, then join the team."""
+    token = request.session.get(INVITATION_SESSION_KEY, "")
     invitation = services.invitation_for_token(token)
     if invitation is None:
         return render(request, "mailsetup/invitation_accept.html", {"invalid": True}, status=404)
     user = request.user if request.user.is_authenticated else None
     problem = services.invitation_problem(invitation, user)
-    context: dict[str, object] = {"invitation": invitation, "problem": problem, "token": token}
+    context: dict[str, object] = {"invitation": invitation, "problem": problem}
     if problem:
         return render(request, "mailsetup/invitation_accept.html", context)
     if user is not None:
@@ -254,11 +266,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             except services.TeamRuleError as error:
                 context["problem"] = str(error)
                 return render(request, "mailsetup/invitation_accept.html", context)
+            request.session.pop(INVITATION_SESSION_KEY, None)
             messages.success(request, f"You joined {invitation.team.name} as {invitation.get_role_display().lower()}.")
             return redirect("team_home", invitation.team.slug)
         return render(request, "mailsetup/invitation_accept.html", context)
     if User.objects.filter(email__iexact=invitation.email).exists():
-        context["login_url"] = f"{reverse('login')}?next={request.path}"
+        context["login_url"] = f"{reverse('login')}?next={reverse('invitation')}"
         return render(request, "mailsetup/invitation_accept.html", context)
     form = InvitedSignupForm(request.POST or None, invitation=invitation)
     if request.method == "POST" and form.is_valid():
@@ -270,6 +283,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             context["problem"] = str(error)
             return render(request, "mailsetup/invitation_accept.html", context)
         login(request, new_user, backend=BACKEND)
+        request.session.pop(INVITATION_SESSION_KEY, None)
         messages.success(request, f"Welcome! You joined {invitation.team.name}.")
         return redirect("team_home", invitation.team.slug)
     context["form"] = form
