@@ -46,3 +46,19 @@ def test_the_audit_log_is_read_only_in_the_admin(operator, owner, team, login) -
     assert client.post(f"/admin/mailsetup/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
     assert Invitation.objects.count() == 0
+
+
+def test_the_operator_adds_and_edits_a_user_in_the_admin(operator, owner, login) -> None:  # noqa: ANN001
+    client = login(operator)
+    assert client.get("/admin/mailsetup/user/add/").status_code == 200
+    password = "operator chosen pass 4411"
+    response = client.post(
+        "/admin/mailsetup/user/add/",
+        {"email": "added@example.test", "name": "Added", "password1": password, "password2": password, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    added = User.objects.get(email="added@example.test")
+    assert added.check_password(password)
+    page = client.get(f"/admin/mailsetup/user/{owner.pk}/change/")
+    assert page.status_code == 200
+    assert owner.password.encode() not in page.content
