@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -37,9 +38,9 @@ def domain_list(request: HttpRequest, access: TeamAccess) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @team_view(Perm.EDIT)
 def domain_add(request: HttpRequest, access: TeamAccess) -> HttpResponse:
-    if request.method == "POST":
-        form = DomainCreateForm(request.POST, team=access.team)
-        if form.is_valid():
+    form = DomainCreateForm(request.POST if request.method == "POST" else None, team=access.team)
+    if request.method == "POST" and form.is_valid():
+        try:
             domain = services.domain_create(
                 team=access.team,
                 name=form.cleaned_data["name"],
@@ -47,13 +48,15 @@ def domain_add(request: HttpRequest, access: TeamAccess) -> HttpResponse:
                 dkim_key_type=form.cleaned_data["dkim_key_type"],
                 return_path_label=form.cleaned_data["return_path_label"],
             )
+        except IntegrityError:
+            # Someone added the same name between the form's check and the insert.
+            form.add_error("name", "Your team already has this domain.")
+        else:
             messages.success(request, f"Added {domain.display_name}. Publish the records below; we check them for you.")
             url = reverse("domains:detail", args=[access.team.slug, domain.pk])
             if request.htmx:
                 return HttpResponse(status=204, headers={"HX-Redirect": url})
             return redirect(url)
-    else:
-        form = DomainCreateForm(team=access.team)
     if request.htmx:
         return render(request, "domains/domain_list.html#add-form", {"access": access, "team": access.team, "form": form})
     return render(request, "domains/domain_list.html", _list_context(request, access, form))
