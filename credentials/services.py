@@ -228,7 +228,7 @@ def authorized_sender(credential: Credential, address: str) -> bool:
     domain = domain_of(address)
     if not domain:
         return False
-    verified = Domain.objects.for_team(credential.team).verified().filter(name=domain)
+    verified = Domain.objects.filter(team_id=credential.team_id).verified().filter(name=domain)
     if not credential.all_domains:
         verified = verified.filter(credentials=credential)
     return verified.exists()
