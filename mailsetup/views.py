@@ -96,6 +96,7 @@ def _team_progress(access: TeamAccess) -> dict[str, object]:
             "detail": f"{counts['total']} domain{'s' if counts['total'] != 1 else ''} added",
             "url": domains_url,
             "action": "Add a domain",
+            "done_action": "Manage domains",
         },
         {
             "title": "Publish the DNS records",
@@ -103,6 +104,7 @@ def _team_progress(access: TeamAccess) -> dict[str, object]:
             "detail": f"{published} domain{'s' if published != 1 else ''} with required records found in DNS",
             "url": domains_url,
             "action": "See the records to publish",
+            "done_action": "See the records",
         },
         {
             "title": "Get a domain verified",
@@ -111,6 +113,7 @@ def _team_progress(access: TeamAccess) -> dict[str, object]:
             + (f" ({counts['degraded']} degraded: needs attention)" if counts["degraded"] else ""),
             "url": domains_url,
             "action": "Check verification",
+            "done_action": "See domain status",
         },
         {
             "title": "Issue SMTP credentials",
@@ -118,6 +121,7 @@ def _team_progress(access: TeamAccess) -> dict[str, object]:
             "detail": f"{credentials} active credential{'s' if credentials != 1 else ''}",
             "url": credentials_url,
             "action": "Issue credentials",
+            "done_action": "Manage credentials",
         },
     ]
     next_step = next((step for step in steps if not step["done"]), None)
