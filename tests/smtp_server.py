@@ -16,6 +16,9 @@ import ipaddress
 import logging
 import socket
 import ssl
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,7 @@ class RunningSMTPServer:
     authenticated: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     controllers: list[Controller] = field(default_factory=list, repr=False)
+    db_executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "smtp-db"), repr=False)
 
     def clear(self) -> None:
         self.received.clear()
@@ -60,6 +64,14 @@ class RunningSMTPServer:
         for controller in self.controllers:
             controller.stop()
         self.controllers.clear()
+        self.db_executor.submit(_close_db_connections).result(timeout=30)
+        self.db_executor.shutdown()
+
+
+def _close_db_connections() -> None:
+    from django.db import connections
+
+    connections.close_all()
 
 
 def make_certificates(cert_dir: Path) -> tuple[Path, Path, Path]:
@@ -138,16 +150,9 @@ class _Handler:
                           mail_options: list[str]) -> str:
         if not session.authenticated:
             return "530 5.7.0 Authentication required"
-        from django.db import close_old_connections
-
         from credentials.services import authorized_sender
 
-        credential = session.auth_data
-        try:
-            allowed = authorized_sender(credential, address)
-        finally:
-            close_old_connections()
-        if not allowed:
+        if not _in_db_thread(self.server, authorized_sender, session.auth_data, address):
             return f"550 5.7.1 {address} is not a verified sending address of this credential"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -166,21 +171,31 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-def _authenticator(server: RunningSMTPServer) -> Any:
-    def authenticator(smtp: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
+def _in_db_thread(server: RunningSMTPServer, function: Callable[..., Any], *args: Any) -> Any:
+    """Run Django's synchronous ORM off the event loop (Django refuses it inside one), and wait for it.
+
+    Blocking the loop for a moment is fine for a test server."""
+
+    def call() -> Any:
         from django.db import close_old_connections
 
+        try:
+            return function(*args)
+        finally:
+            close_old_connections()
+
+    return server.db_executor.submit(call).result(timeout=30)
+
+
+def _authenticator(server: RunningSMTPServer) -> Any:
+    def authenticator(smtp: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
         from credentials.services import authenticate
 
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         username = auth_data.login.decode("utf-8", "replace")
         password = auth_data.password.decode("utf-8", "replace")
-        try:
-            credential = authenticate(username, password, session.peer[0])
-        finally:
-            # This runs on aiosmtpd's thread: give its database connection back after each login.
-            close_old_connections()
+        credential = _in_db_thread(server, authenticate, username, password, session.peer[0])
         if credential is None:
             server.refused.append(username)
             return AuthResult(success=False, handled=False)
@@ -188,6 +203,15 @@ def _authenticator(server: RunningSMTPServer) -> Any:
         return AuthResult(success=True, auth_data=credential)
 
     return authenticator
+
+
+class _ImplicitTLSController(Controller):
+    def factory(self) -> SMTP:
+        # The listener is TLS from the first byte, so AUTH without STARTTLS is not AUTH in the clear:
+        # aiosmtpd's warning about auth_require_tls=False does not apply here.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+            return super().factory()
 
 
 def start_smtp_server(cert_dir: Path | str) -> RunningSMTPServer:
@@ -207,7 +231,7 @@ def start_smtp_server(cert_dir: Path | str) -> RunningSMTPServer:
     )
     # aiosmtpd 1.4 offers no AUTH on an implicit-TLS listener while auth_require_tls is on (its issues #274,
     # #281): the connection is encrypted from the first byte, so the flag is off here.
-    implicit = Controller(
+    implicit = _ImplicitTLSController(
         _Handler(server, implicit_tls=True), hostname=HOST, port=server.tls_port, server_hostname="localhost",
         ssl_context=context, auth_require_tls=False, authenticator=authenticator, auth_required=True,
         ready_timeout=10,
