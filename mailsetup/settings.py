@@ -273,3 +273,19 @@ if len(_smtp_ports) != 4 or not all(p.isdigit() and 0 < int(p) < 65536 for p in 
         f"MAILSETUP_SMTP_PORTS must be four port numbers (STARTTLS, implicit TLS, alternative, 25), not {_smtp_ports!r}"
     )
 MAILSETUP_SMTP_PORTS = dict(zip(("starttls", "tls", "alt", "mx"), (int(p) for p in _smtp_ports), strict=True))
+
+# Background DNS verification (domains/verification.py). Back-off between checks while a domain is pending or
+# degraded, in seconds (the last step repeats); the interval of re-checks once verified; when a domain that never
+# succeeds is marked failed; how long a claimed check may run before the domain is due again (a killed worker);
+# how often "Check now" may run per domain; how often beat looks for due domains.
+try:
+    MAILSETUP_CHECK_BACKOFF = [int(step) for step in envlist("MAILSETUP_CHECK_BACKOFF", "60,120,300,600,1800,3600")]
+except ValueError:
+    MAILSETUP_CHECK_BACKOFF = []
+if not MAILSETUP_CHECK_BACKOFF or min(MAILSETUP_CHECK_BACKOFF) <= 0:
+    raise ImproperlyConfigured("MAILSETUP_CHECK_BACKOFF must be a comma-separated list of positive seconds.")
+MAILSETUP_CHECK_VERIFIED_INTERVAL = envint("MAILSETUP_CHECK_VERIFIED_INTERVAL", "86400")
+MAILSETUP_CHECK_GIVE_UP_AFTER = envint("MAILSETUP_CHECK_GIVE_UP_AFTER", str(72 * 3600))
+MAILSETUP_CHECK_LEASE = envint("MAILSETUP_CHECK_LEASE", "300")
+MAILSETUP_CHECK_NOW_INTERVAL = envint("MAILSETUP_CHECK_NOW_INTERVAL", "10")
+CELERY_BEAT_SCHEDULE["enqueue-due-domain-checks"]["schedule"] = float(envint("MAILSETUP_CHECK_ENQUEUE_INTERVAL", "10"))

@@ -1,0 +1,291 @@
+"""Background DNS verification: check one domain, record what changed, move it through its states, schedule the
+next check, and tell the team's owners and admins when a verified domain breaks or comes back.
+
+States (DESIGN.md): pending -> verified when every required record passes; verified -> degraded when a later
+check finds a required record missing or wrong; degraded -> verified when it passes again; pending or degraded
+-> failed after MAILSETUP_CHECK_GIVE_UP_AFTER (72 h) without success; a failed domain is restarted by hand.
+An `error` result (timeout, SERVFAIL) is temporary: it never turns a domain degraded or failed on its own.
+
+The schedule lives in Domain.next_check_at. `domains_claim_due` claims due domains with a conditional UPDATE
+(next_check_at moves a lease ahead, only if it still holds the value read), so two beats never enqueue the same
+domain twice; a worker killed mid-check leaves the domain due again once the lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from mailsetup.audit import audit
+from mailsetup.models import Membership, Role, User
+
+from .checks import CheckResult, check_all
+from .crypto import KeyDecryptionError, decrypt_private_key
+from .dns import Resolver
+from .models import CheckStatus, Domain, DomainStatus, RecordCheck, RecordHistory
+from .names import organizational_domain
+from .records import ExpectedRecord
+
+logger = logging.getLogger(__name__)
+
+BROKEN = (CheckStatus.MISSING, CheckStatus.MISMATCH)
+# Transitions people are told about by email: once per change, never per check.
+NOTIFY = {
+    (DomainStatus.VERIFIED, DomainStatus.DEGRADED): "degraded",
+    (DomainStatus.DEGRADED, DomainStatus.VERIFIED): "restored",
+    (DomainStatus.DEGRADED, DomainStatus.FAILED): "failed",
+}
+
+
+def backoff_delay(elapsed: timedelta) -> timedelta:
+    """The wait before the next check, `elapsed` into an unsuccessful stretch: 1, 2, 5, 10, 30 min, then hourly.
+
+    Derived from the elapsed time alone (step i once the first i steps have passed), so it needs no counter and
+    a "Check now" in between does not reset it.
+    """
+    boundary = 0
+    for step in settings.MAILSETUP_CHECK_BACKOFF:
+        boundary += step
+        if elapsed.total_seconds() < boundary:
+            return timedelta(seconds=step)
+    return timedelta(seconds=settings.MAILSETUP_CHECK_BACKOFF[-1])
+
+
+# ---- running the checks (DNS only; no database writes)
+
+
+def _private_keys(domain: Domain) -> dict[str, bytes]:
+    keys = {}
+    for key in domain.dkim_keys.all():
+        if not key.active:
+            continue
+        try:
+            keys[key.selector] = decrypt_private_key(bytes(key.private_key_encrypted))
+        except KeyDecryptionError:
+            # The record is still compared with the public key; only the signing proof is skipped.
+            logger.warning("DKIM key %s of domain %s cannot be decrypted with the configured keys", key.selector, domain.pk)
+    return keys
+
+
+def domain_run_checks(domain: Domain, *, resolver: Resolver | None = None) -> tuple[list[ExpectedRecord], list[CheckResult]]:
+    """Every expected record of `domain` checked against DNS, concurrently."""
+    from .services import records_for
+
+    records = records_for(domain)
+    results = asyncio.run(
+        check_all(
+            records,
+            resolver or Resolver.from_settings(),
+            domain=domain.name,
+            org_domain=organizational_domain(domain.name),
+            private_keys=_private_keys(domain),
+            spf_include=settings.MAILSETUP_SPF_INCLUDE,
+        )
+    )
+    return records, results
+
+
+# ---- recording the outcome
+
+
+def next_state(*, old: str, required: list[str]) -> str:
+    """The domain's state after a check whose required records have these statuses."""
+    if required and all(status == CheckStatus.PASS for status in required):
+        return DomainStatus.VERIFIED
+    broken = any(status in BROKEN for status in required)
+    if old == DomainStatus.VERIFIED:
+        return DomainStatus.DEGRADED if broken else DomainStatus.VERIFIED
+    return old
+
+
+def _record_results(domain: Domain, records: list[ExpectedRecord], results: list[CheckResult], now: datetime) -> None:
+    checks = {check.key: check for check in RecordCheck.objects.filter(domain=domain)}
+    for result in results:
+        fields = {"status": result.status, "found": result.found, "message": result.message,
+                  "server": result.server, "checked_at": now}
+        check = checks.get(result.key)
+        if check is None:
+            RecordCheck.objects.create(domain=domain, key=result.key, changed_at=now, **fields)
+            changed = True
+        else:
+            changed = check.status != result.status
+            if changed:
+                fields["changed_at"] = now
+            # Conditional on the status read: of two concurrent checks, one writes the history row.
+            changed = RecordCheck.objects.filter(pk=check.pk, status=check.status).update(**fields) == 1 and changed
+        if changed:
+            RecordHistory.objects.create(domain=domain, key=result.key, status=result.status, found=result.found,
+                                         message=result.message, at=now)
+    # Records no longer expected (a rotated-out key) leave no stale row behind.
+    RecordCheck.objects.filter(domain=domain).exclude(key__in=[record.key for record in records]).delete()
+
+
+@transaction.atomic
+def domain_record_check(*, domain_id: int, records: list[ExpectedRecord], results: list[CheckResult],
+                        now: datetime | None = None) -> Domain | None:
+    """Store one check's results, move the domain to its next state and schedule its next check."""
+    now = now or timezone.now()
+    domain = Domain.objects.select_for_update().select_related("team").filter(pk=domain_id).first()
+    if domain is None:
+        return None  # deleted while its check ran
+    _record_results(domain, records, results, now)
+    statuses = {result.key: result.status for result in results}
+    required = [statuses.get(record.key, CheckStatus.ERROR) for record in records if record.required]
+    old = domain.status
+    new = next_state(old=old, required=required)
+    trouble_since = domain.trouble_since
+    if new == DomainStatus.VERIFIED:
+        trouble_since = None
+        if all(status == CheckStatus.PASS for status in required):
+            next_at = now + timedelta(seconds=settings.MAILSETUP_CHECK_VERIFIED_INTERVAL)
+        else:
+            next_at = now + backoff_delay(timedelta(0))  # verified, but a record could not be read: look again soon
+    else:
+        if trouble_since is None or old == DomainStatus.VERIFIED:
+            trouble_since = now
+        next_at = now + backoff_delay(now - trouble_since)
+        if new in (DomainStatus.PENDING, DomainStatus.DEGRADED) and now - trouble_since >= timedelta(
+            seconds=settings.MAILSETUP_CHECK_GIVE_UP_AFTER
+        ):
+            new = DomainStatus.FAILED
+        if new == DomainStatus.FAILED:
+            next_at = None
+    updates: dict[str, object] = {"last_checked_at": now, "next_check_at": next_at, "trouble_since": trouble_since}
+    if new != old:
+        updates["status"] = new
+        updates["status_changed_at"] = now
+        if new == DomainStatus.VERIFIED and old == DomainStatus.PENDING:
+            updates["verified_at"] = now
+    Domain.objects.filter(pk=domain.pk).update(**updates)
+    for name, value in updates.items():
+        setattr(domain, name, value)
+    if new != old:
+        audit(team=domain.team, actor=None, action=f"domain.{new}", target=domain.name, previous=old,
+              records={key: status for key, status in statuses.items()})
+        kind = NOTIFY.get((old, new))
+        if kind:
+            transaction.on_commit(lambda: domain_notify(domain=domain, kind=kind, results=results))
+    return domain
+
+
+def domain_check(*, domain_id: int, resolver: Resolver | None = None) -> Domain | None:
+    """Check one domain now and record the outcome. Safe to run twice or concurrently for the same domain."""
+    domain = Domain.objects.select_related("team").filter(pk=domain_id).first()
+    if domain is None:
+        return None
+    records, results = domain_run_checks(domain, resolver=resolver)  # DNS outside any transaction
+    return domain_record_check(domain_id=domain.pk, records=records, results=results)
+
+
+# ---- notifications
+
+
+def _domain_url(domain: Domain) -> str:
+    try:
+        return settings.SITE_URL + reverse("domains:detail", args=[domain.team.slug, domain.pk])
+    except NoReverseMatch:
+        return settings.SITE_URL
+
+
+def domain_notify(*, domain: Domain, kind: str, results: list[CheckResult]) -> int:
+    """Email the team's owners and admins that `domain` became degraded, was restored or failed."""
+    recipients = list(
+        Membership.objects.filter(team=domain.team, role__in=[Role.OWNER, Role.ADMIN], user__is_active=True)
+        .values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return 0
+    context = {"domain": domain, "team": domain.team, "url": _domain_url(domain),
+               "broken": [r for r in results if r.status in BROKEN], "results": results}
+    subject = " ".join(render_to_string(f"domains/email/{kind}_subject.txt", context).split())
+    body = render_to_string(f"domains/email/{kind}_body.txt", context)
+    try:
+        return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except OSError as exc:
+        # The state change is stored either way; a mail server that is down must not fail the check.
+        logger.warning("could not email the %s notice for domain %s: %s", kind, domain.pk, exc.__class__.__name__)
+        return 0
+
+
+# ---- the schedule
+
+
+def domains_claim_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Claim up to `limit` due domains for checking: each is leased (next_check_at moves ahead) by one caller only."""
+    now = now or timezone.now()
+    lease_until = now + timedelta(seconds=settings.MAILSETUP_CHECK_LEASE)
+    due = (
+        Domain.objects.due(now)
+        .exclude(status=DomainStatus.FAILED)
+        .order_by("next_check_at")
+        .values_list("pk", "next_check_at")[:limit]
+    )
+    claimed = []
+    for pk, due_at in due:
+        if Domain.objects.filter(pk=pk, next_check_at=due_at).update(next_check_at=lease_until) == 1:
+            claimed.append(pk)
+    return claimed
+
+
+def domains_enqueue_due(*, now: datetime | None = None) -> int:
+    """Claim due domains and queue one check task for each."""
+    from .tasks import check_domain
+
+    claimed = domains_claim_due(now=now)
+    for pk in claimed:
+        check_domain.delay_on_commit(pk)
+    return len(claimed)
+
+
+class CheckNowRefused(Exception):
+    """"Check now" was asked again too soon; str() is the message for the page."""
+
+
+@transaction.atomic
+def domain_check_now(*, domain: Domain, actor: User | None, now: datetime | None = None) -> Domain:
+    """Run a check of `domain` at once (restarting a failed domain); at most once per MAILSETUP_CHECK_NOW_INTERVAL."""
+    from .tasks import check_domain
+
+    now = now or timezone.now()
+    interval = settings.MAILSETUP_CHECK_NOW_INTERVAL
+    updates: dict[str, object] = {
+        "check_now_requested_at": now,
+        "next_check_at": now + timedelta(seconds=settings.MAILSETUP_CHECK_LEASE),
+    }
+    restart = domain.status == DomainStatus.FAILED
+    if restart:
+        updates |= {"status": DomainStatus.PENDING, "status_changed_at": now, "trouble_since": now}
+    recent = Q(check_now_requested_at__gt=now - timedelta(seconds=interval))
+    if Domain.objects.filter(pk=domain.pk).exclude(recent).update(**updates) != 1:
+        raise CheckNowRefused(f"A check of {domain.name} started less than {interval} seconds ago; "
+                              "wait a moment and try again.")
+    for name, value in updates.items():
+        setattr(domain, name, value)
+    if restart:
+        audit(team=domain.team, actor=actor, action="domain.restarted", target=domain.name)
+    check_domain.delay_on_commit(domain.pk)
+    return domain
+
+
+def domain_check_in_progress(domain: Domain, now: datetime | None = None) -> bool:
+    """Whether the page should keep polling: a check is due or running, or (pending) comes within a minute or so."""
+    now = now or timezone.now()
+    if domain.status == DomainStatus.FAILED:
+        return False
+    if domain.last_checked_at is None:
+        return True
+    if domain.check_now_requested_at and domain.check_now_requested_at > domain.last_checked_at:
+        return True
+    if domain.next_check_at is None:
+        return False
+    horizon = timedelta(seconds=90) if domain.status == DomainStatus.PENDING else timedelta(0)
+    return domain.next_check_at <= now + horizon
