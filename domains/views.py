@@ -178,7 +178,10 @@ def share_link_revoke(request: HttpRequest, access: TeamAccess, domain_id: int, 
 
 
 def _gone(request: HttpRequest) -> HttpResponse:
-    return render(request, "domains/share_gone.html", {"current_team": None}, status=410)
+    response = render(request, "domains/share_gone.html", {"current_team": None, "my_memberships": []}, status=410)
+    # Django logs every 4xx with its path, and this path carries a token: keep it out of the log.
+    response._has_been_logged = True
+    return response
 
 
 @require_GET

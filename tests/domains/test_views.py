@@ -278,3 +278,12 @@ def test_revoking_another_domains_link_is_not_found(team, teammate, login) -> No
     assert login(teammate).post(f"/t/acme/domains/{one.pk}/share/{link.pk}/revoke/").status_code == 404
     link.refresh_from_db()
     assert link.revoked_at is None
+
+
+def test_a_dead_share_link_is_not_written_to_the_log(team, teammate, client, caplog) -> None:
+    domain = _domain(team, teammate)
+    new = services.share_link_create(domain=domain, actor=teammate)
+    services.share_link_revoke(link=new.link, actor=teammate)
+    with caplog.at_level("DEBUG"):
+        assert client.get(f"/share/{new.token}/").status_code == 410
+    assert new.token not in caplog.text
