@@ -1,8 +1,8 @@
 """pytest fixtures for the test BIND9: one `named` per session, on a free loopback port.
 
 Registered in tests/conftest.py, so any test directory can use them:
-- `bind_server` (session): the running server; also points the session Celery worker at it, so request it
-  before `celery_worker_process`.
+- `bind_server` (session): the running server; also points the session Celery worker at it, with a short
+  check back-off (celery_worker_process requests it first).
 - `dns_server`: the same server, with MAILSETUP_DNS_RESOLVERS set to it for this test.
 - `fresh_domain`: fresh_domain("lifecycle") -> a name under the `test` zone no other test uses.
 """
@@ -39,6 +39,11 @@ def bind_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer
     need(named_available(), "bind9's named")
     server = BindServer.start(tmp_path_factory.mktemp("bind"), zones=TEST_ZONES, broken_zones=[SERVFAIL_ZONE])
     _worker_extra_env["MAILSETUP_DNS_RESOLVERS"] = server.address
+    # The session worker checks due domains every second with a short back-off, so that a test sees a domain
+    # verified in seconds rather than minutes.
+    _worker_extra_env.setdefault("MAILSETUP_DNS_TIMEOUT", "2")
+    _worker_extra_env.setdefault("MAILSETUP_CHECK_BACKOFF", "1,2")
+    _worker_extra_env.setdefault("MAILSETUP_CHECK_ENQUEUE_INTERVAL", "1")
     yield server
     server.stop()
 
