@@ -196,7 +196,7 @@ async def check_spf(record: ExpectedRecord, resolver: Resolver, *, domain: str, 
                            f"{domain} has {len(records)} SPF records; receivers then fail SPF for all your mail "
                            "(RFC 7208 §4.5). Merge them into one record and delete the others.", answer.server)
     existing = records[0]
-    evaluation = await spf_evaluate(domain, resolver.lookup)
+    evaluation = await spf_evaluate(domain, resolver.lookup, answer=answer)
     problems = []
     if include not in evaluation.includes:
         problems.append(f"It does not include our servers. Replace it with this single record: "

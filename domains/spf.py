@@ -105,13 +105,14 @@ class _Evaluator:
                 return True
         return False
 
-    async def check_host(self, domain: str, via: str) -> str:
+    async def check_host(self, domain: str, via: str, answer: Answer | None = None) -> str:
         """The SPF result for `domain`; `via` is "" at the top, else "include" or "redirect"."""
         domain = domain.rstrip(".").lower()
         if domain in self.stack:
             self.problem(f"{via}:{domain} loops back to a record already being evaluated")
             raise _Stop
-        answer = await self.lookup(domain, "TXT")
+        if answer is None:
+            answer = await self.lookup(domain, "TXT")
         if answer.status == ERROR:
             self.problem(f"could not read SPF at {domain}: {answer.error}")
             return TEMPERROR
@@ -237,12 +238,15 @@ def _ip_matches(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, network_text:
     return ip.version == network.version and ip in network
 
 
-async def spf_evaluate(domain: str, lookup: Lookup, *, ip: str | None = None) -> SpfEvaluation:
-    """Evaluate the SPF record of `domain`, counting lookups (see the module docstring)."""
+async def spf_evaluate(domain: str, lookup: Lookup, *, ip: str | None = None, answer: Answer | None = None) -> SpfEvaluation:
+    """Evaluate the SPF record of `domain`, counting lookups (see the module docstring).
+
+    `answer` is the TXT answer at `domain` when the caller already has it (it saves a query).
+    """
     out = SpfEvaluation()
     evaluator = _Evaluator(lookup=lookup, ip=ipaddress.ip_address(ip) if ip else None, out=out)
     try:
-        out.result = await evaluator.check_host(domain, "")
+        out.result = await evaluator.check_host(domain, "", answer)
     except _Stop:
         out.result = PERMERROR
     if out.lookups > LOOKUP_LIMIT:
