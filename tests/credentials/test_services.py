@@ -107,6 +107,9 @@ def test_the_ip_allow_list_takes_addresses_and_ranges(issued):
     assert authenticate(credential.username, secret, "::ffff:192.0.2.9") is not None
     assert authenticate(credential.username, secret, "198.51.100.1") is None
     assert authenticate(credential.username, secret, None) is None
+    # An entry that is not an address (a hand-edited row) lets nobody in, rather than everybody.
+    Credential.objects.filter(pk=credential.pk).update(allowed_ips=["garbage"])
+    assert authenticate(credential.username, secret, "192.0.2.200") is None
 
 
 def test_last_use_is_recorded_at_most_once_a_minute(issued, django_assert_num_queries):
