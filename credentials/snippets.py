@@ -96,7 +96,7 @@ def smtp_ports() -> list[dict[str, object]]:
         {"port": ports["tls"], "mode": "Implicit TLS (“SSL/TLS”, SMTPS)", "key": "tls",
          "when": "When your program only offers “SSL” or “SSL/TLS”, or cannot do STARTTLS."},
         {"port": ports["alt"], "mode": "STARTTLS", "key": "alt",
-         "when": "When a firewall or hosting provider blocks 587 (common on cloud servers)."},
+         "when": f"When a firewall or hosting provider blocks {ports['starttls']} (common on cloud servers)."},
         {"port": ports["mx"], "mode": "STARTTLS", "key": "mx",
          "when": "Server-to-server relaying only; many ISPs and clouds block outgoing port 25."},
     ]

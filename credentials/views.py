@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from domains.models import Domain
 from mailsetup.permissions import Perm, TeamAccess, get_team_object, team_view
@@ -72,7 +73,11 @@ def credential_issue(request: HttpRequest, access: TeamAccess) -> HttpResponse:
             allowed_ips=data["allowed_ips"],
         )
         _stash_for_reveal(request, credential, secret)
-        return redirect("credentials:reveal", team.slug, credential.pk)
+        url = reverse("credentials:reveal", args=[team.slug, credential.pk])
+        if request.htmx:
+            # A whole new page, not a fragment to swap into the form.
+            return HttpResponseClientRedirect(url)
+        return redirect(url)
     context = {"access": access, "team": team, "form": form, "has_verified_domain": has_verified_domain}
     if request.htmx and request.method == "POST":
         return render(request, "credentials/credential_issue.html#issue-form", context)

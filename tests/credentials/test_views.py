@@ -237,3 +237,13 @@ def test_another_teams_credential_is_404(login, stranger, teammate, team, verifi
     assert client.get(url).status_code == 404
     credential.refresh_from_db()
     assert credential.status == "active"
+
+
+def test_a_valid_htmx_post_sends_the_browser_to_the_reveal(login, teammate, team, verified_domain):
+    client = login(teammate)
+    response = client.post(
+        reverse("credentials:issue", args=[team.slug]), {"label": "CRM", "scope": "all"}, headers={"HX-Request": "true"}
+    )
+    credential = Credential.objects.get()
+    assert response["HX-Redirect"] == reverse("credentials:reveal", args=[team.slug, credential.pk])
+    assert 'id="smtp-secret"' in client.get(response["HX-Redirect"]).content.decode()

@@ -1,0 +1,88 @@
+"""In a real Chromium: issue a credential, copy the Python snippet with its copy button, run what was copied
+against the loopback SMTP server; the reveal does not survive a reload; the snippet tabs switch with htmx."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from credentials.models import Credential
+from tests.credentials.conftest import make_domain
+from tests.e2e.conftest import browser, new_context  # noqa: F401 - fixtures shared with the e2e suite
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(django_settings.VAR_DIR) / "screenshots"
+
+
+def logged_in_context(new_context: Any, live_server: Any, user: Any) -> Any:  # noqa: F811
+    client = Client()
+    client.force_login(user)
+    context = new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    context.add_cookies([{
+        "name": django_settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+        "url": live_server.url,
+    }])
+    return context
+
+
+def watch_console(page: Any) -> list[str]:
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" and "favicon" not in msg.text
+            else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def test_copy_the_python_snippet_from_the_reveal_and_send_with_it(live_server, smtp, new_context, teammate,  # noqa: F811
+                                                                  team) -> None:
+    make_domain(team, "acme.test")
+    page = logged_in_context(new_context, live_server, teammate).new_page()
+    problems = watch_console(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    page.goto(f"{live_server.url}/t/{team.slug}/credentials/")
+    page.get_by_role("link", name="Issue a credential").click()
+    page.get_by_label("Label").fill("Payroll system")
+    page.screenshot(path=str(SCREENSHOTS / "credential-issue.png"), full_page=True)
+    page.get_by_role("button", name="Issue credential").click()
+    page.wait_for_url("**/reveal/")
+    secret = page.get_by_test_id("secret").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "credential-reveal.png"))
+
+    button = page.locator('button[data-copy-target="#snippet-python"]')
+    button.click()
+    page.wait_for_function("document.querySelector('button[data-copy-target=\"#snippet-python\"]').textContent === 'Copied'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert f'SMTP_PASSWORD = "{secret}"' in copied
+
+    env = dict(os.environ, SSL_CERT_FILE=smtp.ca_file)
+    result = subprocess.run([sys.executable, "-c", copied], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    credential = Credential.objects.get()
+    assert smtp.authenticated == [credential.username]
+    assert [m.mail_from for m in smtp.received] == ["noreply@acme.test"]
+
+    page.reload()
+    assert page.get_by_test_id("secret-gone").is_visible()
+    assert secret not in page.content()
+
+    page.get_by_role("link", name="Go to the credential").click()
+    page.get_by_role("link", name="Node.js").click()
+    page.wait_for_selector("#snippet-nodemailer")
+    assert page.url.endswith("?client=nodemailer#snippets")
+    assert "<PASTE-YOUR-SMTP-SECRET-HERE>" in page.locator("#snippet-nodemailer").inner_text()
+    assert page.locator('nav.tabs a[aria-current="page"]').inner_text() == "Node.js"
+    page.screenshot(path=str(SCREENSHOTS / "credential-detail.png"), full_page=True)
+    page.goto(f"{live_server.url}/t/{team.slug}/credentials/")
+    page.screenshot(path=str(SCREENSHOTS / "credential-list.png"), full_page=True)
+    assert problems == []
