@@ -147,8 +147,8 @@ def credential_snippet_download(request: HttpRequest, access: TeamAccess, pk: in
 @team_view(Perm.EDIT)
 def credential_rotate(request: HttpRequest, access: TeamAccess, pk: int) -> HttpResponse:
     credential = get_team_object(Credential.objects.all(), access.team, pk=pk)
-    if credential.revoked_at is not None:
-        messages.error(request, "This credential is revoked; issue a new one instead.")
+    if not credential.is_active:
+        messages.error(request, f"This credential is {credential.status}; issue a new one instead.")
         return redirect("credentials:detail", access.team.slug, credential.pk)
     secret = services.credential_rotate(credential=credential, actor=request.user)
     _stash_for_reveal(request, credential, secret)

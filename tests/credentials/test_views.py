@@ -247,3 +247,17 @@ def test_a_valid_htmx_post_sends_the_browser_to_the_reveal(login, teammate, team
     credential = Credential.objects.get()
     assert response["HX-Redirect"] == reverse("credentials:reveal", args=[team.slug, credential.pk])
     assert 'id="smtp-secret"' in client.get(response["HX-Redirect"]).content.decode()
+
+
+def test_an_expired_credential_cannot_be_rotated_back_to_life(login, teammate, team, verified_domain):
+    client = login(teammate)
+    _, secret = issue_through_views(client, team)
+    credential = Credential.objects.get()
+    Credential.objects.filter(pk=credential.pk).update(expires_at="2000-01-01T00:00Z")
+    response = client.post(reverse("credentials:rotate", args=[team.slug, credential.pk]))
+    assert response["Location"] == reverse("credentials:detail", args=[team.slug, credential.pk])
+    credential.refresh_from_db()
+    assert credential.rotated_at is None
+    page = client.get(response["Location"]).content.decode()
+    assert "This credential is expired; issue a new one instead." in page
+    assert "Rotate secret" not in page
