@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import dns.asyncquery
 import dns.exception
@@ -22,6 +24,8 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
+
+T = TypeVar("T")
 
 OK = "ok"
 MISSING = "missing"
@@ -64,6 +68,17 @@ def parse_server(text: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ValueError(f"bad port in DNS server address {text!r}")
     return host, port
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous code, also where this thread already runs an event loop
+    (Playwright's sync API does, in browser tests): then it runs on a loop of its own in a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _normal(name: str) -> str:
@@ -151,7 +166,7 @@ class Resolver:
         return last
 
     def lookup_sync(self, name: str, rtype: str) -> Answer:
-        return asyncio.run(self.lookup(name, rtype))
+        return run_sync(self.lookup(name, rtype))
 
     def dkim_dnsfunc(self) -> Callable[..., bytes | None]:
         """A `dnsfunc` for dkimpy (called as dnsfunc(name, timeout=...)) that asks our servers (blocking)."""

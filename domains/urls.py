@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:domain_id>/delete/", views.domain_delete, name="delete"),
     path("<int:domain_id>/share/", views.share_link_create, name="share_create"),
     path("<int:domain_id>/share/<int:link_id>/revoke/", views.share_link_revoke, name="share_revoke"),
+    path("<int:domain_id>/check/", views.domain_check_now, name="check_now"),
 ]

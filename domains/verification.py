@@ -13,7 +13,6 @@ domain twice; a worker killed mid-check leaves the domain due again once the lea
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -30,7 +29,7 @@ from mailsetup.models import Membership, Role, User
 
 from .checks import CheckResult, check_all
 from .crypto import KeyDecryptionError, decrypt_private_key
-from .dns import Resolver
+from .dns import Resolver, run_sync
 from .models import CheckStatus, Domain, DomainStatus, RecordCheck, RecordHistory
 from .names import organizational_domain
 from .records import ExpectedRecord
@@ -81,7 +80,7 @@ def domain_run_checks(domain: Domain, *, resolver: Resolver | None = None) -> tu
     from .services import records_for
 
     records = records_for(domain)
-    results = asyncio.run(
+    results = run_sync(
         check_all(
             records,
             resolver or Resolver.from_settings(),
@@ -289,3 +288,24 @@ def domain_check_in_progress(domain: Domain, now: datetime | None = None) -> boo
         return False
     horizon = timedelta(seconds=90) if domain.status == DomainStatus.PENDING else timedelta(0)
     return domain.next_check_at <= now + horizon
+
+
+# ---- what the domain page shows about checking
+
+HISTORY_SHOWN = 30
+
+
+def _record_label(key: str) -> str:
+    if key.startswith("dkim:"):
+        return f"DKIM ({key.split(':', 1)[1]})"
+    return {"return_path": "Return path", "spf": "SPF", "dmarc": "DMARC"}.get(key, key)
+
+
+def domain_panel_context(domain: Domain, now: datetime | None = None) -> dict[str, object]:
+    """For the records panel: whether to keep polling, and the latest status changes of each record."""
+    history = [
+        {"at": entry.at, "key": entry.key, "label": _record_label(entry.key), "status": entry.status,
+         "status_display": entry.get_status_display(), "message": entry.message}
+        for entry in RecordHistory.objects.filter(domain=domain)[:HISTORY_SHOWN]
+    ]
+    return {"checking": domain_check_in_progress(domain, now), "record_history": history}

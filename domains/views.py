@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mailsetup.permissions import Perm, TeamAccess, get_team_object, team_view
 
-from . import services
+from . import services, verification
 from .exports import records_csv, zone_fragment
 from .forms import DomainCreateForm, DomainDeleteForm, ShareLinkForm
 from .models import Domain, ShareLink
@@ -71,6 +71,7 @@ def _detail_context(access: TeamAccess, domain: Domain, **extra: object) -> dict
         "rows": services.domain_record_rows(domain),
         "share_links": links,
         "share_form": ShareLinkForm(),
+        **verification.domain_panel_context(domain),  # polling while a check is due, and the records' history
         **extra,
     }
 
@@ -214,3 +215,26 @@ def shared_csv(request: HttpRequest, token: str) -> HttpResponse:
     if link is None or not link.is_active:
         return _gone(request)
     return csv_response(link.domain)
+
+
+# ---- verification (the background checks): Check now
+
+
+@require_POST
+@team_view(Perm.EDIT)
+def domain_check_now(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    """Check the domain at once (restart it when failed); refused with a message when asked again within seconds."""
+    domain = _domain(access, domain_id)
+    refused = ""
+    try:
+        verification.domain_check_now(domain=domain, actor=request.user)
+    except verification.CheckNowRefused as exc:
+        refused = str(exc)
+    if request.htmx:
+        return render(request, "domains/domain_detail.html#records-panel",
+                      _detail_context(access, domain, check_refused=refused))
+    if refused:
+        messages.warning(request, refused)
+    else:
+        messages.success(request, f"Checking {domain.name} now.")
+    return redirect(reverse("domains:detail", args=[access.team.slug, domain.pk]) + "#records-panel")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import lru_cache
 
 import pytest
 
 from domains import dkim
 from domains.checks import CheckResult, check_all
-from domains.dns import Resolver
+from domains.dns import Resolver, run_sync
 from domains.records import DkimPublic, ExpectedRecord, expected_records
 from tests.dns.bind import BindServer, free_port
 from tests.dns.fixtures import SERVFAIL_ZONE
@@ -44,7 +43,7 @@ def publish(server: BindServer, records: list[ExpectedRecord], skip: tuple[str, 
 def check(domain: str, records: list[ExpectedRecord], *, private_keys: dict[str, bytes] | None = None,
           org_domain: str | None = None, resolver: Resolver | None = None) -> dict[str, CheckResult]:
     resolver = resolver or Resolver.from_settings()
-    results = asyncio.run(check_all(records, resolver, domain=domain, org_domain=org_domain,
+    results = run_sync(check_all(records, resolver, domain=domain, org_domain=org_domain,
                                     private_keys=private_keys, spf_include=INCLUDE))
     return {result.key: result for result in results}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from domains.checks import check_dkim
-from domains.dns import Resolver
+from domains.dns import Resolver, run_sync
 from domains.records import ExpectedRecord
 from domains.spf import PERMERROR, spf_evaluate
 
@@ -40,7 +39,7 @@ def test_the_rfc8463_ed25519_key_passes_our_check_with_the_signing_proof(footbal
     seed = ed25519.Ed25519PrivateKey.from_private_bytes(base64.b64decode(ED25519_SEED))
     pem = seed.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
-    result = asyncio.run(check_dkim(dkim_expected("brisbane", ED25519_RECORD), Resolver.from_settings(),
+    result = run_sync(check_dkim(dkim_expected("brisbane", ED25519_RECORD), Resolver.from_settings(),
                                     domain=FOOTBALL, private_key_pem=pem))
 
     assert result.status == "pass"
@@ -48,7 +47,7 @@ def test_the_rfc8463_ed25519_key_passes_our_check_with_the_signing_proof(footbal
 
 
 def test_the_rfc8463_rsa_record_passes_our_check(football, dns_server) -> None:
-    result = asyncio.run(check_dkim(dkim_expected("test", RSA_RECORD), Resolver.from_settings(), domain=FOOTBALL))
+    result = run_sync(check_dkim(dkim_expected("test", RSA_RECORD), Resolver.from_settings(), domain=FOOTBALL))
 
     assert result.status == "pass"
     assert result.found == [RSA_RECORD]
@@ -109,7 +108,7 @@ def test_our_lookup_counter_agrees_with_the_rfc7208_processing_limits(limits_zon
     domain = case["mailfrom"].split("@", 1)[1]
     expected = case["result"] if isinstance(case["result"], list) else [case["result"]]
 
-    evaluation = asyncio.run(spf_evaluate(domain, Resolver.from_settings().lookup, ip=case["host"]))
+    evaluation = run_sync(spf_evaluate(domain, Resolver.from_settings().lookup, ip=case["host"]))
 
     assert evaluation.result in expected, f"{name}: {evaluation}"
     assert (evaluation.result == PERMERROR) == (PERMERROR in expected)
