@@ -61,8 +61,14 @@ def main() -> None:
         secret = tokens.generate_secret()
         username = tokens.generate_username(team.slug)
         rows.append(
-            Credential(team=team, label="bench", username=username, secret_prefix=tokens.display_prefix(secret),
-                       secret_hash=tokens.secret_hash(secret, key), allowed_ips=["127.0.0.0/8"])
+            Credential(
+                team=team,
+                label="bench",
+                username=username,
+                secret_prefix=tokens.display_prefix(secret),
+                secret_hash=tokens.secret_hash(secret, key),
+                allowed_ips=["127.0.0.0/8"],
+            )
         )
         logins.append((username, secret))
     Credential.objects.bulk_create(rows, batch_size=1000)

@@ -14,8 +14,22 @@ class CredentialAdmin(admin.ModelAdmin):
     list_filter = ("revoked_at", "all_domains")
     search_fields = ("label", "username", "team__name", "team__slug")
     # secret_hash is left out on purpose: the admin never shows it, not even hashed.
-    fields = ("team", "label", "username", "secret_prefix", "all_domains", "domains", "expires_at", "allowed_ips",
-              "created_by", "created_at", "rotated_at", "revoked_at", "last_used_at", "last_used_ip")
+    fields = (
+        "team",
+        "label",
+        "username",
+        "secret_prefix",
+        "all_domains",
+        "domains",
+        "expires_at",
+        "allowed_ips",
+        "created_by",
+        "created_at",
+        "rotated_at",
+        "revoked_at",
+        "last_used_at",
+        "last_used_ip",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -125,8 +125,18 @@ def ip_allowed(allowed: list[str], peer_ip: str | None) -> bool:
 
 # The columns authenticate() reads, in one hand-written query: the ORM's query compilation costs ten times the
 # SQLite lookup itself, and this runs on every SMTP login. The returned Credential defers the other fields.
-_AUTH_FIELDS = ("id", "team", "username", "secret_hash", "all_domains", "revoked_at", "expires_at", "allowed_ips",
-                "last_used_at", "last_used_ip")
+_AUTH_FIELDS = (
+    "id",
+    "team",
+    "username",
+    "secret_hash",
+    "all_domains",
+    "revoked_at",
+    "expires_at",
+    "allowed_ips",
+    "last_used_at",
+    "last_used_ip",
+)
 _SECRET_HASH_INDEX = [f.name for f in Credential._meta.concrete_fields if f.name in _AUTH_FIELDS].index("secret_hash")
 _Converters = list[tuple[list[Callable[..., Any]], Any]]
 _auth_queries: dict[str, tuple[str, list[str], _Converters]] = {}

@@ -47,12 +47,16 @@ def _credentials(access: TeamAccess) -> object:
 @require_GET
 @team_view(Perm.VIEW)
 def credential_list(request: HttpRequest, access: TeamAccess) -> HttpResponse:
-    return render(request, "credentials/credential_list.html", {
-        "access": access,
-        "team": access.team,
-        "credentials": _credentials(access),
-        "has_verified_domain": Domain.objects.for_team(access.team).verified().exists(),
-    })
+    return render(
+        request,
+        "credentials/credential_list.html",
+        {
+            "access": access,
+            "team": access.team,
+            "credentials": _credentials(access),
+            "has_verified_domain": Domain.objects.for_team(access.team).verified().exists(),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -90,9 +90,17 @@ def make_certificates(cert_dir: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=False,
-                          encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
@@ -113,9 +121,17 @@ def make_certificates(cert_dir: Path) -> tuple[Path, Path, Path]:
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=True,
-                          encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -146,8 +162,14 @@ class _Handler:
         self.server = server
         self.implicit_tls = implicit_tls
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,  # noqa: N802
-                          mail_options: list[str]) -> str:
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,  # noqa: N802
+        mail_options: list[str],
+    ) -> str:
         if not session.authenticated:
             return "530 5.7.0 Authentication required"
         from credentials.services import authorized_sender
@@ -160,14 +182,16 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         credential = session.auth_data
-        self.server.received.append(ReceivedMessage(
-            username=getattr(credential, "username", None),
-            peer=session.peer[0],
-            mail_from=envelope.mail_from or "",
-            rcpt_tos=list(envelope.rcpt_tos),
-            content=envelope.original_content or b"",
-            tls=self.implicit_tls or session.ssl is not None,
-        ))
+        self.server.received.append(
+            ReceivedMessage(
+                username=getattr(credential, "username", None),
+                peer=session.peer[0],
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=list(envelope.rcpt_tos),
+                content=envelope.original_content or b"",
+                tls=self.implicit_tls or session.ssl is not None,
+            )
+        )
         return "250 Message accepted for delivery"
 
 
@@ -225,15 +249,28 @@ def start_smtp_server(cert_dir: Path | str) -> RunningSMTPServer:
     server = RunningSMTPServer(host=HOST, starttls_port=free_port(), tls_port=free_port(), ca_file=str(ca_file))
     authenticator = _authenticator(server)
     starttls = Controller(
-        _Handler(server, implicit_tls=False), hostname=HOST, port=server.starttls_port,
-        server_hostname="localhost", tls_context=context, require_starttls=True, auth_require_tls=True,
-        authenticator=authenticator, auth_required=True, ready_timeout=10,
+        _Handler(server, implicit_tls=False),
+        hostname=HOST,
+        port=server.starttls_port,
+        server_hostname="localhost",
+        tls_context=context,
+        require_starttls=True,
+        auth_require_tls=True,
+        authenticator=authenticator,
+        auth_required=True,
+        ready_timeout=10,
     )
     # aiosmtpd 1.4 offers no AUTH on an implicit-TLS listener while auth_require_tls is on (its issues #274,
     # #281): the connection is encrypted from the first byte, so the flag is off here.
     implicit = _ImplicitTLSController(
-        _Handler(server, implicit_tls=True), hostname=HOST, port=server.tls_port, server_hostname="localhost",
-        ssl_context=context, auth_require_tls=False, authenticator=authenticator, auth_required=True,
+        _Handler(server, implicit_tls=True),
+        hostname=HOST,
+        port=server.tls_port,
+        server_hostname="localhost",
+        ssl_context=context,
+        auth_require_tls=False,
+        authenticator=authenticator,
+        auth_required=True,
         ready_timeout=10,
     )
     try:
@@ -245,4 +282,3 @@ def start_smtp_server(cert_dir: Path | str) -> RunningSMTPServer:
         server.stop()
         raise
     return server
-

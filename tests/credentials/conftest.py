@@ -69,4 +69,3 @@ def smtp(smtp_server: RunningSMTPServer, settings: object) -> RunningSMTPServer:
         "mx": 25,
     }
     return smtp_server
-

@@ -27,24 +27,32 @@ def logged_in_context(new_context: Any, live_server: Any, user: Any) -> Any:  # 
     client.force_login(user)
     context = new_context()
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-    context.add_cookies([{
-        "name": django_settings.SESSION_COOKIE_NAME,
-        "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-        "url": live_server.url,
-    }])
+    context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
     return context
 
 
 def watch_console(page: Any) -> list[str]:
     problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" and "favicon" not in msg.text
-            else None)
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" and "favicon" not in msg.text else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     return problems
 
 
-def test_copy_the_python_snippet_from_the_reveal_and_send_with_it(live_server, smtp, new_context, teammate,  # noqa: F811
-                                                                  team) -> None:
+def test_copy_the_python_snippet_from_the_reveal_and_send_with_it(
+    live_server,
+    smtp,
+    new_context,  # noqa: F811 - the e2e fixture imported above
+    teammate,
+    team,
+) -> None:
     make_domain(team, "acme.test")
     page = logged_in_context(new_context, live_server, teammate).new_page()
     problems = watch_console(page)

@@ -39,8 +39,9 @@ def test_expiry_is_the_end_of_the_chosen_day_utc(team, verified_domain):
     today = timezone.now().date()
     form = CredentialForm({"label": "x", "scope": "all", "expires_on": today.isoformat()}, team=team)
     assert form.is_valid(), form.errors
-    assert form.expires_at == timezone.datetime.combine(today + timedelta(days=1), timezone.datetime.min.time(),
-                                                        tzinfo=timezone.get_fixed_timezone(0))
+    assert form.expires_at == timezone.datetime.combine(
+        today + timedelta(days=1), timezone.datetime.min.time(), tzinfo=timezone.get_fixed_timezone(0)
+    )
     assert form.expires_at > timezone.now()
 
 

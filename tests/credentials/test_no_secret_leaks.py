@@ -57,7 +57,7 @@ def test_the_secret_shows_once_and_is_found_nowhere_after(caplog, login, teammat
         assert page.status_code == 200, page.request["PATH_INFO"]
         assert secret not in page.content.decode(), page.request["PATH_INFO"]
     assert secret not in caplog.text
-    assert secret[len("mss_"):] not in caplog.text
+    assert secret[len("mss_") :] not in caplog.text
     events = list(AuditEvent.objects.values_list("action", "target", "details"))
     assert [e[0] for e in events] == ["credential.revoked", "credential.issued"]
     assert secret not in str(events)

@@ -20,8 +20,7 @@ def domain(ctx: Ctx) -> Domain:
 
 def credential(ctx: Ctx) -> Credential:
     ctx.obj("domain", domain)
-    issued, _ = services.credential_issue(team=ctx.team, actor=ctx.users["owner"], label="Matrix", all_domains=True,
-                                          domains=[])
+    issued, _ = services.credential_issue(team=ctx.team, actor=ctx.users["owner"], label="Matrix", all_domains=True, domains=[])
     return issued
 
 
@@ -37,10 +36,16 @@ def credential_url(suffix: str = ""):  # noqa: ANN201
 ROUTES = [
     Route("list", "GET", base, EVERYONE, ok=(200,)),
     Route("issue-page", "GET", lambda ctx: base(ctx) + "new/", EDITORS, ok=(200,)),
-    Route("issue", "POST", lambda ctx: base(ctx) + "new/", EDITORS, data=lambda ctx: {"label": "New", "scope": "all"},
-          ok=(302,)),
-    Route("issue-htmx-invalid", "POST", lambda ctx: base(ctx) + "new/", EDITORS, data=lambda ctx: {"label": ""},
-          ok=(200,), htmx=True),
+    Route("issue", "POST", lambda ctx: base(ctx) + "new/", EDITORS, data=lambda ctx: {"label": "New", "scope": "all"}, ok=(302,)),
+    Route(
+        "issue-htmx-invalid",
+        "POST",
+        lambda ctx: base(ctx) + "new/",
+        EDITORS,
+        data=lambda ctx: {"label": ""},
+        ok=(200,),
+        htmx=True,
+    ),
     Route("detail", "GET", credential_url(), EVERYONE, ok=(200,)),
     Route("detail-tab", "GET", lambda ctx: credential_url()(ctx) + "?client=python", EVERYONE, ok=(200,), htmx=True),
     Route("download", "GET", credential_url("snippets/python/"), EVERYONE, ok=(200,)),

@@ -73,8 +73,9 @@ def test_authenticate_accepts_the_right_secret(issued):
     assert authenticate(credential.username, secret, "203.0.113.5") == credential
 
 
-@pytest.mark.parametrize("case", ["unknown user", "wrong secret", "empty secret", "revoked", "expired", "wrong ip",
-                                  "prefix only", "huge username"])
+@pytest.mark.parametrize(
+    "case", ["unknown user", "wrong secret", "empty secret", "revoked", "expired", "wrong ip", "prefix only", "huge username"]
+)
 def test_authenticate_refuses(case, issued, teammate):
     credential, secret = issued
     username, password, ip = credential.username, secret, "203.0.113.5"

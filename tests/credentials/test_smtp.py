@@ -38,7 +38,7 @@ def test_the_python_snippet_sends_over_starttls(smtp, reveal):
     page, secret = reveal
     credential = Credential.objects.get()
     code = snippet_from_html(page, "python")
-    assert f"SMTP_HOST = \"{smtp.host}\"" in code and f"SMTP_PORT = {smtp.starttls_port}" in code
+    assert f'SMTP_HOST = "{smtp.host}"' in code and f"SMTP_PORT = {smtp.starttls_port}" in code
 
     result = run([sys.executable, "-c", code], smtp)
 

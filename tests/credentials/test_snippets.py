@@ -132,8 +132,9 @@ def test_the_sasl_passwd_answers_postmap_for_the_relayhost(tmp_path, secret):
     need(shutil.which("postmap") is not None, "postfix is not installed (apt-get install postfix)")
     path = tmp_path / "sasl_passwd"
     path.write_text(rendered("postfix-sasl", secret))
-    result = subprocess.run(["postmap", "-q", "[smtp.mailsetup.test]:587", f"texthash:{path}"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["postmap", "-q", "[smtp.mailsetup.test]:587", f"texthash:{path}"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{USERNAME}:{expected_password(secret)}"
 
@@ -142,15 +143,25 @@ def test_the_sasl_passwd_answers_postmap_for_the_relayhost(tmp_path, secret):
 def test_shell_snippets_pass_bash_n(secret):
     for client in CLIENTS:
         if client.language == "shell":
-            result = subprocess.run(["bash", "-n"], input=rendered(client.slug, secret), capture_output=True,
-                                    text=True, timeout=30)
+            result = subprocess.run(
+                ["bash", "-n"], input=rendered(client.slug, secret), capture_output=True, text=True, timeout=30
+            )
             assert result.returncode == 0, (client.slug, result.stderr)
 
 
 def test_the_wordpress_constants_use_the_wp_mail_smtp_names():
     text = rendered("wordpress", None)
-    for constant in ("WPMS_ON", "WPMS_MAILER", "WPMS_SMTP_HOST", "WPMS_SMTP_PORT", "WPMS_SSL", "WPMS_SMTP_AUTH",
-                     "WPMS_SMTP_USER", "WPMS_SMTP_PASS", "WPMS_MAIL_FROM"):
+    for constant in (
+        "WPMS_ON",
+        "WPMS_MAILER",
+        "WPMS_SMTP_HOST",
+        "WPMS_SMTP_PORT",
+        "WPMS_SSL",
+        "WPMS_SMTP_AUTH",
+        "WPMS_SMTP_USER",
+        "WPMS_SMTP_PASS",
+        "WPMS_MAIL_FROM",
+    ):
         assert f"define( '{constant}'," in text
     assert f"define( 'WPMS_SMTP_PASS', '{PLACEHOLDER}' );" in text
     assert text.startswith("<?php")
@@ -161,8 +172,7 @@ def test_the_placeholder_cannot_be_taken_for_a_secret():
     assert "PASTE" in PLACEHOLDER and " " not in PLACEHOLDER
 
 
-NASTY = ["plain", "it's", 'say "hi"', "back\\slash", "dollar $HOME ${X}", "#hash", " leading", "tab\tand\nnewline",
-         "ünïcode €"]
+NASTY = ["plain", "it's", 'say "hi"', "back\\slash", "dollar $HOME ${X}", "#hash", " leading", "tab\tand\nnewline", "ünïcode €"]
 
 
 @pytest.mark.parametrize("value", NASTY)
@@ -179,8 +189,9 @@ def test_shell_quoting_round_trips(value):
 def test_javascript_quoting_round_trips():
     need(shutil.which("node") is not None, "node is not installed")
     literals = ", ".join(snippet_quote.js(v) for v in NASTY)
-    result = subprocess.run(["node", "-e", f"process.stdout.write(JSON.stringify([{literals}]))"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["node", "-e", f"process.stdout.write(JSON.stringify([{literals}]))"], capture_output=True, text=True, timeout=30
+    )
     assert json.loads(result.stdout) == NASTY
 
 

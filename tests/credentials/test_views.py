@@ -125,7 +125,12 @@ def test_issue_with_chosen_domains_expiry_and_ip_list(login, teammate, team, ver
     expiry = date.today() + timedelta(days=30)
     client = login(teammate)
     issue_through_views(
-        client, team, label="Shop", scope="chosen", domains=[second.pk], expires_on=expiry.isoformat(),
+        client,
+        team,
+        label="Shop",
+        scope="chosen",
+        domains=[second.pk],
+        expires_on=expiry.isoformat(),
         allowed_ips="192.0.2.7\n198.51.100.0/24, 2001:db8::/32",
     )
     credential = Credential.objects.get()
