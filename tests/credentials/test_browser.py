@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,38 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from credentials.models import Credential
+from tests.conftest import need
 from tests.credentials.conftest import make_domain
-from tests.e2e.conftest import browser, new_context  # noqa: F401 - fixtures shared with the e2e suite
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls around it are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(django_settings.VAR_DIR) / "screenshots"
 
 
-def logged_in_context(new_context: Any, live_server: Any, user: Any) -> Any:  # noqa: F811
+@pytest.fixture
+def new_context() -> Iterator[Any]:
+    """A Chromium of this test's own, closed at its end. (The e2e suite's session browser lives in
+    tests/e2e/conftest.py; importing that fixture here would start a second Playwright beside it.)"""
+    need(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+        def _new() -> Any:
+            context = chromium.new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(15_000)
+            return context
+
+        yield _new
+        chromium.close()
+
+
+def logged_in_context(new_context: Any, live_server: Any, user: Any) -> Any:
     client = Client()
     client.force_login(user)
     context = new_context()
@@ -49,7 +73,7 @@ def watch_console(page: Any) -> list[str]:
 def test_copy_the_python_snippet_from_the_reveal_and_send_with_it(
     live_server,
     smtp,
-    new_context,  # noqa: F811 - the e2e fixture imported above
+    new_context,
     teammate,
     team,
 ) -> None:
