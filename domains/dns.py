@@ -106,9 +106,16 @@ class Resolver:
     @classmethod
     def from_settings(cls) -> Resolver:
         from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
 
         if settings.MAILSETUP_DNS_RESOLVERS:
-            servers = [parse_server(item) for item in settings.MAILSETUP_DNS_RESOLVERS]
+            try:
+                servers = [parse_server(item) for item in settings.MAILSETUP_DNS_RESOLVERS]
+            except ValueError:
+                raise ImproperlyConfigured(
+                    "MAILSETUP_DNS_RESOLVERS must be IP addresses with optional ports (1.2.3.4, 1.2.3.4:5353, "
+                    f"[2001:db8::1]:53), not {settings.MAILSETUP_DNS_RESOLVERS!r}"
+                ) from None
         else:
             servers = system_nameservers()
         return cls(servers=servers, timeout=settings.MAILSETUP_DNS_TIMEOUT)

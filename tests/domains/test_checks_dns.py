@@ -342,3 +342,39 @@ def test_a_second_resolver_answers_when_the_first_is_silent(dns_server, fresh_do
 
     assert {r.status for r in results.values()} == {"pass"}
     assert results["spf"].server == dns_server.address
+
+
+def test_a_resolver_that_never_answers_times_out_into_an_error(fresh_domain) -> None:
+    import socket
+
+    domain = fresh_domain("timeout")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, but nobody reads it
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        resolver = Resolver(servers=[("127.0.0.1", port)], timeout=0.3)
+        results = check(domain, records_of(domain), resolver=resolver)
+
+    assert {r.status for r in results.values()} == {"error"}
+    assert results["dkim:s1"].message.startswith(
+        f"Could not check s1._domainkey.{domain}: 127.0.0.1:{port} did not answer within 0.3 s."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("192.0.2.1", ("192.0.2.1", 53)), ("127.0.0.1:5353", ("127.0.0.1", 5353)), ("::1", ("::1", 53)),
+     ("[2001:db8::1]:5300", ("2001:db8::1", 5300))],
+)
+def test_resolver_addresses_take_an_optional_port(text, expected) -> None:
+    from domains.dns import parse_server
+
+    assert parse_server(text) == expected
+
+
+@pytest.mark.parametrize("text", ["dns.example.com", "127.0.0.1:99999", "[::1]x", "1.2.3.4:port"])
+def test_a_bad_resolver_setting_is_refused_clearly(settings, text) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.MAILSETUP_DNS_RESOLVERS = [text]
+    with pytest.raises(ImproperlyConfigured, match="MAILSETUP_DNS_RESOLVERS must be IP addresses"):
+        Resolver.from_settings()
