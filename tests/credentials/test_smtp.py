@@ -144,3 +144,30 @@ def test_starttls_is_required_before_auth(smtp, reveal):
     assert smtp.authenticated == [] and smtp.refused == []
     assert Credential.objects.get().last_used_at is None
     assert credential.username not in smtp.authenticated
+
+
+def test_the_django_settings_snippet_sends_with_djangos_smtp_backend(smtp, reveal, monkeypatch):
+    from django.core.mail import EmailMessage, get_connection
+
+    page, secret = reveal
+    credential = Credential.objects.get()
+    snippet: dict[str, object] = {}
+    exec(compile(snippet_from_html(page, "django"), "settings.py", "exec"), snippet)
+    assert snippet["EMAIL_HOST_PASSWORD"] == secret
+    monkeypatch.setenv("SSL_CERT_FILE", smtp.ca_file)  # read when Django makes its default SSL context
+    connection = get_connection(
+        snippet["EMAIL_BACKEND"],
+        host=snippet["EMAIL_HOST"],
+        port=snippet["EMAIL_PORT"],
+        username=snippet["EMAIL_HOST_USER"],
+        password=snippet["EMAIL_HOST_PASSWORD"],
+        use_tls=snippet["EMAIL_USE_TLS"],
+        timeout=snippet["EMAIL_TIMEOUT"],
+    )
+
+    sent = EmailMessage("Hello", "From Django", snippet["DEFAULT_FROM_EMAIL"], ["you@example.com"], connection=connection).send()
+
+    assert sent == 1
+    assert smtp.authenticated == [credential.username]
+    [message] = smtp.received
+    assert message.mail_from == "noreply@acme.test" and message.tls is True

@@ -266,3 +266,24 @@ def test_an_expired_credential_cannot_be_rotated_back_to_life(login, teammate, t
     page = client.get(response["Location"]).content.decode()
     assert "This credential is expired; issue a new one instead." in page
     assert "Rotate secret" not in page
+
+
+def test_the_list_takes_the_same_queries_for_one_or_many_credentials(login, teammate, team, verified_domain):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from credentials.services import credential_issue
+
+    client = login(teammate)
+    url = reverse("credentials:list", args=[team.slug])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    credential_issue(team=team, actor=teammate, label="One", all_domains=False, domains=[verified_domain])
+    one = count()
+    for i in range(5):
+        credential_issue(team=team, actor=teammate, label=f"More {i}", all_domains=False, domains=[verified_domain])
+    assert count() == one
