@@ -198,13 +198,14 @@ async def check_spf(record: ExpectedRecord, resolver: Resolver, *, domain: str, 
     existing = records[0]
     evaluation = await spf_evaluate(domain, resolver.lookup, answer=answer)
     problems = []
-    if include not in evaluation.includes:
-        problems.append(f"It does not include our servers. Replace it with this single record: "
-                        f"{spf_merge(existing, include)}")
-    if has_permissive_all(existing):
-        problems.append("It ends in +all, which lets every server on the Internet send as your domain: use ~all or -all.")
     if evaluation.result == PERMERROR or evaluation.over_limit:
         problems.append("Receivers reject it: " + "; ".join(evaluation.problems) + ".")
+    if has_permissive_all(existing):
+        problems.append("It ends in +all, which lets every server on the Internet send as your domain: use ~all or -all.")
+    if include not in evaluation.includes:
+        # Last, so that the record to copy ends the message.
+        problems.append(f"It does not include our servers. Replace it with this single record: "
+                        f"{spf_merge(existing, include)}")
     if problems:
         return CheckResult(record.key, MISMATCH, [existing], " ".join(problems), answer.server)
     if evaluation.result == TEMPERROR:

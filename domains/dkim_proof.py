@@ -79,8 +79,9 @@ def dkim_proof(*, domain: str, selector: str, private_key_pem: bytes, txt_record
 
     try:
         verified = dkim.verify(message, dnsfunc=dnsfunc)
-    except dkim.DKIMException as exc:
-        return f"dkimpy could not verify with the published key: {exc}"
+    except (dkim.DKIMException, ValueError, TypeError, KeyError, IndexError) as exc:
+        # dkimpy turns most problems into False itself; a record it cannot parse at all can still raise.
+        return f"dkimpy could not verify with the published key ({exc.__class__.__name__})"
     if not verified:
         return "a message signed with this domain's private key does not verify against the published key"
     return None

@@ -125,8 +125,8 @@ class Resolver:
         name = _normal(name)
         try:
             qname = dns.name.from_text(name)
-        except (dns.name.NameTooLong, dns.name.LabelTooLong, dns.name.EmptyLabel, dns.exception.SyntaxError) as exc:
-            return Answer(name, rtype, MISSING, error=f"{name} is not a valid DNS name ({exc})")
+        except (dns.exception.DNSException, UnicodeError) as exc:  # too long, empty label, bad IDNA, bad escape
+            return Answer(name, rtype, MISSING, error=f"{name} is not a valid DNS name ({exc.__class__.__name__})")
         if not self.servers:
             return Answer(name, rtype, ERROR, error="no DNS server is configured")
         chain: list[str] = []

@@ -378,3 +378,20 @@ def test_a_bad_resolver_setting_is_refused_clearly(settings, text) -> None:
     settings.MAILSETUP_DNS_RESOLVERS = [text]
     with pytest.raises(ImproperlyConfigured, match="MAILSETUP_DNS_RESOLVERS must be IP addresses"):
         Resolver.from_settings()
+
+
+def test_garbage_records_are_mismatches_not_crashes(dns_server, fresh_domain) -> None:
+    domain = fresh_domain("garbage")
+    records = records_of(domain)
+    dns_server.publish(f"s1._domainkey.{domain}", "TXT", "v=DKIM1; k=rsa; p=!!!not-base64===; =x; ;;")
+    dns_server.publish(domain, "TXT", "v=spf1 include: a:/x ip4:bad ip6:: mx:bücher.例え include:%{d}.x exists: redirect=")
+    dns_server.publish(f"_dmarc.{domain}", "TXT", "v=DMARC1; p")
+    dns_server.publish(f"bounces.{domain}", "CNAME", f"bounces.{domain}.")  # a CNAME to itself
+
+    results = check(domain, records)
+
+    assert {k: r.status for k, r in results.items()} == {
+        "dkim:s1": "mismatch", "return_path": "mismatch", "spf": "mismatch", "dmarc": "mismatch",
+    }
+    assert results["dkim:s1"].message == "This is not a valid DKIM key record: '=x' is not a tag=value pair."
+    assert results["dmarc"].message == "The DMARC record is not valid: 'p' is not a tag=value pair."
