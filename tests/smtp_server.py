@@ -229,6 +229,13 @@ def _authenticator(server: RunningSMTPServer) -> Any:
     return authenticator
 
 
+class _ImplicitTLSWarningFilter(logging.Filter):
+    """Drops aiosmtpd's "auth_required == True but auth_require_tls == False": untrue on an implicit-TLS port."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "auth_require_tls == False" not in record.getMessage()
+
+
 class _ImplicitTLSController(Controller):
     def factory(self) -> SMTP:
         # The listener is TLS from the first byte, so AUTH without STARTTLS is not AUTH in the clear:
@@ -244,7 +251,10 @@ def start_smtp_server(cert_dir: Path | str) -> RunningSMTPServer:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     # aiosmtpd logs protocol lines at DEBUG; AUTH lines carry credentials, so keep that logger quiet.
-    logging.getLogger("mail.log").setLevel(logging.INFO)
+    mail_log = logging.getLogger("mail.log")
+    mail_log.setLevel(logging.INFO)
+    if not any(isinstance(f, _ImplicitTLSWarningFilter) for f in mail_log.filters):
+        mail_log.addFilter(_ImplicitTLSWarningFilter())
 
     server = RunningSMTPServer(host=HOST, starttls_port=free_port(), tls_port=free_port(), ca_file=str(ca_file))
     authenticator = _authenticator(server)
