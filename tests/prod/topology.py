@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from django.conf import settings
 
-from tests.processes import purge_filesystem_queue, stop_process, worker_env
+from tests.processes import stop_process, worker_env
 from tests.prod.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -36,6 +40,84 @@ def procfile() -> dict[str, str]:
             name, _, command = line.partition(":")
             commands[name.strip()] = command.strip()
     return commands
+
+
+TOPOLOGY_VAR_DIR = Path(settings.VAR_DIR) / "topology"
+
+
+def topology_broker_url() -> str:
+    broker = settings.CELERY_BROKER_URL
+    return broker.rsplit("/", 1)[0] + "/2" if broker.startswith("redis://") else "filesystem://"
+
+
+def topology_connection():  # noqa: ANN201 - a kombu Connection
+    """A connection to the topology's broker, to queue tasks for its workers from the test process."""
+    from kombu import Connection
+
+    url = topology_broker_url()
+    if url.startswith("filesystem://"):
+        folder = str(TOPOLOGY_VAR_DIR / "celery-queue" / "out")
+        return Connection(url, transport_options={"data_folder_in": folder, "data_folder_out": folder,
+                                                  "processed_folder": str(TOPOLOGY_VAR_DIR / "celery-queue" / "processed"),
+                                                  "store_processed": False})
+    return Connection(url)
+
+
+def send_task(name: str, *args: object) -> None:
+    from mailsetup.celery import app
+
+    with topology_connection() as connection:
+        app.send_task(name, args=list(args), connection=connection)
+
+
+def purge_topology_broker() -> None:
+    url = topology_broker_url()
+    if url.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+    else:
+        shutil.rmtree(TOPOLOGY_VAR_DIR / "celery-queue", ignore_errors=True)
+    (TOPOLOGY_VAR_DIR / "celery-queue" / "out").mkdir(parents=True, exist_ok=True)
+    (TOPOLOGY_VAR_DIR / "celery-queue" / "processed").mkdir(parents=True, exist_ok=True)
+    (TOPOLOGY_VAR_DIR / "celerybeat-schedule").unlink(missing_ok=True)
+
+
+def queue_length() -> int:
+    """Messages waiting in the topology's default queue."""
+    url = topology_broker_url()
+    if url.startswith("redis://"):
+        import redis
+
+        return int(redis.Redis.from_url(url).llen("celery"))
+    return len(list((TOPOLOGY_VAR_DIR / "celery-queue" / "out").glob("*.msg")))
+
+
+@contextmanager
+def session_workers_paused() -> Iterator[None]:
+    """Pause the session's own test worker (tests/conftest.py), if one runs, while a test owns the topology.
+
+    Its embedded beat would otherwise claim due domains too, with other settings: a second beat. Only celery
+    processes this pytest process started are touched, each by its process group.
+    """
+    groups = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid = int(stat.parent.name)
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"celery" in cmdline and b"worker" in cmdline and os.getpgid(pid) == pid:
+            groups.append(pid)
+    for pgid in groups:
+        os.killpg(pgid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pgid in groups:
+            with suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGCONT)
 
 
 def env_example() -> dict[str, str]:
@@ -71,10 +153,12 @@ def production_env(port: int, extra: dict[str, str] | None = None) -> dict[str, 
         values[name] = env.get(name) or values[name]
     if "DATABASE_URL" not in env:
         raise RuntimeError("no test database URL for the production processes")
-    values["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
-    # Under test-prod the web processes share a Redis cache (database 1 of the broker's server), as in production.
+    # A broker, beat schedule and cache of their own, apart from the session's test worker (tests/conftest.py):
+    # Redis databases 2 and 3 under test-prod, a folder of their own for the filesystem broker otherwise.
+    values["MAILSETUP_VAR_DIR"] = str(TOPOLOGY_VAR_DIR)
+    values["CELERY_BROKER_URL"] = topology_broker_url()
     broker = settings.CELERY_BROKER_URL
-    values["CACHE_URL"] = broker.rsplit("/", 1)[0] + "/1" if broker.startswith("redis://") else ""
+    values["CACHE_URL"] = broker.rsplit("/", 1)[0] + "/3" if broker.startswith("redis://") else ""
     values.update({
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SITE_URL": f"http://localhost:{port}",
@@ -157,9 +241,13 @@ class Topology:
         path = Path(settings.VAR_DIR) / f"prod-{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def start(self) -> Topology:
+    def start(self, *, purge: bool = True) -> Topology:
+        """Start; `purge=False` keeps what a test queued (after its own purge_topology_broker()) for the workers."""
         web, workers, beat = self.want
-        purge_filesystem_queue()
+        self._paused = session_workers_paused()
+        self._paused.__enter__()
+        if purge:
+            purge_topology_broker()
         try:
             run_release(self.env)
             if web:
@@ -176,8 +264,16 @@ class Topology:
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
-            stop_process(proc, timeout=20)
+            # SIGTERM to the main process first: gunicorn's and Celery's graceful shutdown; the group if it hangs.
+            if proc.poll() is None:
+                proc.terminate()
+                with suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=20)
+            stop_process(proc, timeout=5)
         self.procs.clear()
+        if getattr(self, "_paused", None) is not None:
+            self._paused.__exit__(None, None, None)
+            self._paused = None
 
 
 
