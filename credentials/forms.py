@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from domains.models import Domain
 from mailsetup.models import Team
+
+from .models import Credential
 
 MAX_ALLOWED_IPS = 100
 MAX_EXPIRY_DAYS = 3653
@@ -41,6 +43,21 @@ def parse_ip_list(text: str) -> list[str]:
     if len(result) > MAX_ALLOWED_IPS:
         raise forms.ValidationError(f"At most {MAX_ALLOWED_IPS} entries; use CIDR ranges to group addresses.")
     return result
+
+
+def expiry_day(expires_at: datetime) -> date:
+    """The day shown in the form for an expiry stored as the end of that day (midnight after it, UTC)."""
+    return (expires_at.astimezone(UTC) - timedelta(microseconds=1)).date()
+
+
+def initial_for(credential: Credential) -> dict[str, Any]:
+    return {
+        "label": credential.label,
+        "scope": CredentialForm.SCOPE_ALL if credential.all_domains else CredentialForm.SCOPE_CHOSEN,
+        "domains": list(credential.domains.all()),
+        "expires_on": expiry_day(credential.expires_at) if credential.expires_at else None,
+        "allowed_ips": "\n".join(credential.allowed_ips),
+    }
 
 
 class CredentialForm(forms.Form):
@@ -80,9 +97,13 @@ class CredentialForm(forms.Form):
         help_text="Addresses and CIDR ranges, one per line or comma-separated. Leave empty to allow any address.",
     )
 
-    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, team: Team, credential: Credential | None = None, **kwargs: Any) -> None:
+        if credential is not None:
+            kwargs.setdefault("initial", initial_for(credential))
         super().__init__(*args, **kwargs)
         self.fields["domains"].queryset = Domain.objects.for_team(team).verified().order_by("name")
+        # An expiry already in the past stays allowed when editing (it is what the credential has).
+        self._current_expiry = credential.expires_at if credential is not None else None
 
     def clean_label(self) -> str:
         label = " ".join(self.cleaned_data["label"].split())  # no newlines or runs of spaces
@@ -92,7 +113,8 @@ class CredentialForm(forms.Form):
 
     def clean_expires_on(self) -> Any:
         expires_on = self.cleaned_data.get("expires_on")
-        if expires_on is not None and expires_on < timezone.now().date():
+        unchanged = self._current_expiry is not None and expires_on == expiry_day(self._current_expiry)
+        if expires_on is not None and expires_on < timezone.now().date() and not unchanged:
             raise forms.ValidationError("This date has passed. Choose today or a later day, or leave it empty.")
         if expires_on is not None and expires_on > timezone.now().date() + timedelta(days=MAX_EXPIRY_DAYS):
             raise forms.ValidationError("Choose a day within the next ten years, or leave it empty for no expiry.")

@@ -79,6 +79,49 @@ def credential_issue(
 
 
 @transaction.atomic
+def credential_update(
+    *,
+    credential: Credential,
+    actor: User,
+    label: str,
+    all_domains: bool,
+    domains: list[Domain],
+    expires_at: datetime | None,
+    allowed_ips: list[str],
+) -> list[str]:
+    """Change what a credential may do, keeping its secret. Returns the names of the fields that changed."""
+    before = {
+        "label": credential.label,
+        "domains": _domains_detail(all_domains=credential.all_domains, domains=list(credential.domains.all())),
+        "expires_at": credential.expires_at.isoformat() if credential.expires_at else None,
+        "allowed_ips": list(credential.allowed_ips),
+    }
+    after = {
+        "label": label,
+        "domains": _domains_detail(all_domains=all_domains, domains=domains),
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "allowed_ips": list(allowed_ips),
+    }
+    changed = [name for name in before if before[name] != after[name]]
+    if not changed:
+        return []
+    credential.label = label
+    credential.all_domains = all_domains
+    credential.expires_at = expires_at
+    credential.allowed_ips = list(allowed_ips)
+    credential.save(update_fields=["label", "all_domains", "expires_at", "allowed_ips"])
+    credential.domains.set([] if all_domains else domains)
+    audit(
+        team=credential.team,
+        actor=actor,
+        action="credential.updated",
+        target=str(credential),
+        **{name: {"from": before[name], "to": after[name]} for name in changed},
+    )
+    return changed
+
+
+@transaction.atomic
 def credential_rotate(*, credential: Credential, actor: User) -> str:
     """A new secret for the same username; the old secret stops working at once."""
     secret = tokens.generate_secret()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.credential_list, name="list"),
     path("new/", views.credential_issue, name="issue"),
     path("<int:pk>/", views.credential_detail, name="detail"),
+    path("<int:pk>/edit/", views.credential_edit, name="edit"),
     path("<int:pk>/reveal/", views.credential_reveal, name="reveal"),
     path("<int:pk>/rotate/", views.credential_rotate, name="rotate"),
     path("<int:pk>/revoke/", views.credential_revoke, name="revoke"),

@@ -88,6 +88,37 @@ def credential_issue(request: HttpRequest, access: TeamAccess) -> HttpResponse:
     return render(request, "credentials/credential_issue.html", context)
 
 
+@require_http_methods(["GET", "POST"])
+@team_view(Perm.EDIT)
+def credential_edit(request: HttpRequest, access: TeamAccess, pk: int) -> HttpResponse:
+    """Change label, scope, expiry and IP allow-list; the secret stays as it is."""
+    credential = get_team_object(Credential.objects.prefetch_related("domains"), access.team, pk=pk)
+    detail_url = reverse("credentials:detail", args=[access.team.slug, credential.pk])
+    if credential.revoked_at is not None:
+        messages.error(request, "This credential is revoked and cannot be changed; issue a new one instead.")
+        return redirect(detail_url)
+    form = CredentialForm(request.POST if request.method == "POST" else None, team=access.team, credential=credential)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        changed = services.credential_update(
+            credential=credential,
+            actor=request.user,
+            label=data["label"],
+            all_domains=data["scope"] == CredentialForm.SCOPE_ALL,
+            domains=list(data["domains"]),
+            expires_at=form.expires_at,
+            allowed_ips=data["allowed_ips"],
+        )
+        messages.success(request, "Saved. The secret has not changed." if changed else "Nothing to change.")
+        if request.htmx:
+            return HttpResponseClientRedirect(detail_url)
+        return redirect(detail_url)
+    context = {"access": access, "team": access.team, "credential": credential, "form": form}
+    if request.htmx and request.method == "POST":
+        return render(request, "credentials/credential_edit.html#edit-form", context)
+    return render(request, "credentials/credential_edit.html", context)
+
+
 @never_cache
 @require_GET
 @team_view(Perm.EDIT)

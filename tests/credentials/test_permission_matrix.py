@@ -49,6 +49,16 @@ ROUTES = [
     Route("detail", "GET", credential_url(), EVERYONE, ok=(200,)),
     Route("detail-tab", "GET", lambda ctx: credential_url()(ctx) + "?client=python", EVERYONE, ok=(200,), htmx=True),
     Route("download", "GET", credential_url("snippets/python/"), EVERYONE, ok=(200,)),
+    Route("edit-page", "GET", credential_url("edit/"), EDITORS, ok=(200,)),
+    Route(
+        "edit",
+        "POST",
+        credential_url("edit/"),
+        EDITORS,
+        data=lambda ctx: {"label": "Renamed", "scope": "all"},
+        ok=(302,),
+    ),
+    Route("edit-htmx-invalid", "POST", credential_url("edit/"), EDITORS, data=lambda ctx: {"label": ""}, ok=(200,), htmx=True),
     Route("reveal", "GET", credential_url("reveal/"), EDITORS, ok=(200,)),
     Route("rotate", "POST", credential_url("rotate/"), EDITORS, ok=(302,)),
     Route("revoke", "POST", credential_url("revoke/"), EDITORS, ok=(302,)),
@@ -66,7 +76,9 @@ def test_a_viewer_cannot_issue_rotate_or_revoke(login, viewer, teammate, team, v
     assert client.post(reverse("credentials:issue", args=[team.slug]), {"label": "x", "scope": "all"}).status_code == 403
     assert client.post(reverse("credentials:rotate", args=[team.slug, issued.pk])).status_code == 403
     assert client.post(reverse("credentials:revoke", args=[team.slug, issued.pk])).status_code == 403
+    edit = client.post(reverse("credentials:edit", args=[team.slug, issued.pk]), {"label": "Mine now", "scope": "all"})
+    assert edit.status_code == 403
     assert Credential.objects.count() == 1
     issued.refresh_from_db()
-    assert issued.status == "active" and issued.rotated_at is None
+    assert issued.status == "active" and issued.rotated_at is None and issued.label == "Payroll"
     assert services.authenticate(issued.username, secret, "127.0.0.1") is not None

@@ -287,3 +287,80 @@ def test_the_list_takes_the_same_queries_for_one_or_many_credentials(login, team
     for i in range(5):
         credential_issue(team=team, actor=teammate, label=f"More {i}", all_domains=False, domains=[verified_domain])
     assert count() == one
+
+
+def test_edit_changes_scope_expiry_and_ips_and_keeps_the_secret(login, teammate, team, verified_domain):
+    shop = make_domain(team, "shop.test")
+    client = login(teammate)
+    _, secret = issue_through_views(client, team, allowed_ips="192.0.2.1")
+    credential = Credential.objects.get()
+    url = reverse("credentials:edit", args=[team.slug, credential.pk])
+    page = client.get(url).content.decode()
+    assert 'value="Payroll system"' in page and "192.0.2.1</textarea>" in page
+    expiry = date.today() + timedelta(days=3)
+
+    response = client.post(
+        url,
+        {
+            "label": "Payroll (new)",
+            "scope": "chosen",
+            "domains": [shop.pk],
+            "expires_on": expiry.isoformat(),
+            "allowed_ips": "198.51.100.0/24",
+        },
+    )
+
+    assert response["Location"] == reverse("credentials:detail", args=[team.slug, credential.pk])
+    credential.refresh_from_db()
+    assert credential.label == "Payroll (new)"
+    assert not credential.all_domains and list(credential.domains.all()) == [shop]
+    assert credential.allowed_ips == ["198.51.100.0/24"]
+    assert credential.expires_at == datetime.combine(expiry + timedelta(days=1), time.min, tzinfo=UTC)
+    assert authenticate(credential.username, secret, "198.51.100.20") == credential
+    assert authenticate(credential.username, secret, "192.0.2.1") is None
+    event = AuditEvent.objects.get(action="credential.updated")
+    assert event.details["allowed_ips"] == {"from": ["192.0.2.1"], "to": ["198.51.100.0/24"]}
+    assert event.details["domains"] == {"from": "all verified domains", "to": ["shop.test"]}
+    assert secret not in str(event.details)
+    # The form shows the saved expiry day again, and saving it unchanged changes nothing.
+    page = client.get(url).content.decode()
+    assert f'value="{expiry.isoformat()}"' in page
+    client.post(
+        url,
+        {
+            "label": "Payroll (new)",
+            "scope": "chosen",
+            "domains": [shop.pk],
+            "expires_on": expiry.isoformat(),
+            "allowed_ips": "198.51.100.0/24",
+        },
+    )
+    assert AuditEvent.objects.filter(action="credential.updated").count() == 1
+
+
+def test_an_expired_credential_can_be_renewed_by_editing_its_expiry(login, teammate, team, verified_domain):
+    client = login(teammate)
+    _, secret = issue_through_views(client, team)
+    credential = Credential.objects.get()
+    Credential.objects.filter(pk=credential.pk).update(expires_at="2020-05-02T00:00Z")
+    url = reverse("credentials:edit", args=[team.slug, credential.pk])
+    # Keeping the past date while changing the label is allowed; choosing another past date is not.
+    keep = client.post(url, {"label": "Renamed", "scope": "all", "expires_on": "2020-05-01"})
+    assert keep.status_code == 302
+    other_past = client.post(url, {"label": "Renamed", "scope": "all", "expires_on": "2020-04-01"})
+    assert "This date has passed" in other_past.content.decode()
+    client.post(url, {"label": "Renamed", "scope": "all", "expires_on": ""})
+    credential.refresh_from_db()
+    assert credential.expires_at is None and credential.status == "active"
+    assert authenticate(credential.username, secret, "127.0.0.1") == credential
+
+
+def test_a_revoked_credential_cannot_be_edited(login, teammate, team, verified_domain):
+    client = login(teammate)
+    issue_through_views(client, team)
+    credential = Credential.objects.get()
+    client.post(reverse("credentials:revoke", args=[team.slug, credential.pk]))
+    response = client.post(reverse("credentials:edit", args=[team.slug, credential.pk]), {"label": "x", "scope": "all"})
+    assert response["Location"] == reverse("credentials:detail", args=[team.slug, credential.pk])
+    credential.refresh_from_db()
+    assert credential.label == "Payroll system"
