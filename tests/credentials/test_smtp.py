@@ -171,3 +171,19 @@ def test_the_django_settings_snippet_sends_with_djangos_smtp_backend(smtp, revea
     assert smtp.authenticated == [credential.username]
     [message] = smtp.received
     assert message.mail_from == "noreply@acme.test" and message.tls is True
+
+
+def test_the_implicit_tls_port_offers_auth(smtp):
+    """The aiosmtpd 1.4 trap (its issues #274, #281): with auth_require_tls on, an implicit-TLS listener offers no
+    AUTH at all. Ours must offer it."""
+    context = ssl.create_default_context(cafile=smtp.ca_file)
+    with smtplib.SMTP_SSL(smtp.host, smtp.tls_port, context=context, timeout=30) as client:
+        client.ehlo()
+        assert client.has_extn("auth")
+        assert set(client.esmtp_features["auth"].split()) == {"LOGIN", "PLAIN"}
+    with smtplib.SMTP(smtp.host, smtp.starttls_port, timeout=30) as client:
+        client.ehlo()
+        assert not client.has_extn("auth")  # not before STARTTLS
+        client.starttls(context=context)
+        client.ehlo()
+        assert client.has_extn("auth")
