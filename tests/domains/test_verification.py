@@ -234,3 +234,27 @@ def test_the_command_prints_the_table(dns_server, new_domain, capsys) -> None:
     call_command("verify_domain", domain.name, "--record")
     domain.refresh_from_db()
     assert domain.status == DomainStatus.VERIFIED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_checks_of_one_domain_record_each_change_once(dns_server, new_domain) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    domain = new_domain("twice")
+    publish_all(dns_server, domain)
+
+    def run() -> str:
+        try:
+            return domain_check(domain_id=domain.pk).status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(lambda _: run(), range(2)))
+
+    assert outcomes == ["verified", "verified"]
+    keys = [record.key for record in records_for(domain)]
+    assert sorted(RecordHistory.objects.filter(domain=domain).values_list("key", flat=True)) == sorted(keys)
+    assert AuditEvent.objects.filter(action="domain.verified", target=domain.name).count() == 1
