@@ -66,8 +66,14 @@ async def verify_all(resolver: Resolver, domains: list[str], records: dict, priv
 
     async def one(domain: str) -> bool:
         async with semaphore:
-            results = await check_all(records[domain], resolver, domain=domain, org_domain=domain,
-                                      private_keys={"s1": private[domain]}, spf_include=INCLUDE)
+            results = await check_all(
+                records[domain],
+                resolver,
+                domain=domain,
+                org_domain=domain,
+                private_keys={"s1": private[domain]},
+                spf_include=INCLUDE,
+            )
         return all(result.status == "pass" for result in results)
 
     return sum(await asyncio.gather(*(one(domain) for domain in domains)))

@@ -110,8 +110,9 @@ def dkim_compare(expected_value: str, found_value: str) -> str | None:
     return None
 
 
-async def check_dkim(record: ExpectedRecord, resolver: Resolver, *, domain: str,
-                     private_key_pem: bytes | None = None) -> CheckResult:
+async def check_dkim(
+    record: ExpectedRecord, resolver: Resolver, *, domain: str, private_key_pem: bytes | None = None
+) -> CheckResult:
     answer = await resolver.lookup(record.fqdn, "TXT")
     if answer.status == ERROR:
         return _error(record, answer)
@@ -123,9 +124,14 @@ async def check_dkim(record: ExpectedRecord, resolver: Resolver, *, domain: str,
     found = list(answer.values)
     keys = [value for value in found if "p=" in value] or found
     if len(keys) > 1:
-        return CheckResult(record.key, MISMATCH, found,
-                           f"{len(keys)} TXT records at {record.fqdn}; a DKIM selector must have exactly one. "
-                           "Remove all but the one shown here.", answer.server)
+        return CheckResult(
+            record.key,
+            MISMATCH,
+            found,
+            f"{len(keys)} TXT records at {record.fqdn}; a DKIM selector must have exactly one. "
+            "Remove all but the one shown here.",
+            answer.server,
+        )
     why = dkim_compare(record.value, keys[0])
     if why is None and private_key_pem is not None:
         selector = record.fqdn.split("._domainkey.", 1)[0]
@@ -158,20 +164,31 @@ async def check_return_path(record: ExpectedRecord, resolver: Resolver, *, domai
         if target_host in chain:
             via = "" if len(chain) == 1 else f" (through {' → '.join(chain[:-1])})"
             return CheckResult(record.key, PASS, found, f"{record.fqdn} points to {target_host}{via}.", answer.server)
-        return CheckResult(record.key, MISMATCH, found,
-                           f"{record.fqdn} points to {chain[-1]}, not to {target_host}.", answer.server)
+        return CheckResult(
+            record.key, MISMATCH, found, f"{record.fqdn} points to {chain[-1]}, not to {target_host}.", answer.server
+        )
     address, txt, doubled = await asyncio.gather(
-        resolver.lookup(record.fqdn, "A"), resolver.lookup(record.fqdn, "TXT"),
+        resolver.lookup(record.fqdn, "A"),
+        resolver.lookup(record.fqdn, "TXT"),
         _doubled_host(record, resolver, domain, "CNAME"),
     )
     if address.ok:
-        return CheckResult(record.key, MISMATCH, [f"A {value}" for value in address.values],
-                           f"{record.fqdn} has an address (A) record, not a CNAME to {target_host}. If your DNS host "
-                           "is Cloudflare, turn the proxy off (grey cloud) for this record.", address.server)
+        return CheckResult(
+            record.key,
+            MISMATCH,
+            [f"A {value}" for value in address.values],
+            f"{record.fqdn} has an address (A) record, not a CNAME to {target_host}. If your DNS host "
+            "is Cloudflare, turn the proxy off (grey cloud) for this record.",
+            address.server,
+        )
     if txt.ok:
-        return CheckResult(record.key, MISMATCH, [f"TXT {value}" for value in txt.values],
-                           f"{record.fqdn} has a TXT record; it needs a CNAME record to {target_host} instead.",
-                           txt.server)
+        return CheckResult(
+            record.key,
+            MISMATCH,
+            [f"TXT {value}" for value in txt.values],
+            f"{record.fqdn} has a TXT record; it needs a CNAME record to {target_host} instead.",
+            txt.server,
+        )
     if doubled:
         return _doubled_result(record, doubled, domain)
     return CheckResult(record.key, MISSING, [], f"No CNAME record at {record.fqdn}.", answer.server)
@@ -192,9 +209,14 @@ async def check_spf(record: ExpectedRecord, resolver: Resolver, *, domain: str, 
             return _doubled_result(record, doubled, domain)
         return CheckResult(record.key, MISSING, [], f"No SPF record at {domain}.", answer.server)
     if len(records) > 1:
-        return CheckResult(record.key, MISMATCH, records,
-                           f"{domain} has {len(records)} SPF records; receivers then fail SPF for all your mail "
-                           "(RFC 7208 §4.5). Merge them into one record and delete the others.", answer.server)
+        return CheckResult(
+            record.key,
+            MISMATCH,
+            records,
+            f"{domain} has {len(records)} SPF records; receivers then fail SPF for all your mail "
+            "(RFC 7208 §4.5). Merge them into one record and delete the others.",
+            answer.server,
+        )
     existing = records[0]
     evaluation = await spf_evaluate(domain, resolver.lookup, answer=answer)
     problems = []
@@ -204,17 +226,26 @@ async def check_spf(record: ExpectedRecord, resolver: Resolver, *, domain: str, 
         problems.append("It ends in +all, which lets every server on the Internet send as your domain: use ~all or -all.")
     if include not in evaluation.includes:
         # Last, so that the record to copy ends the message.
-        problems.append(f"It does not include our servers. Replace it with this single record: "
-                        f"{spf_merge(existing, include)}")
+        problems.append(f"It does not include our servers. Replace it with this single record: {spf_merge(existing, include)}")
     if problems:
         return CheckResult(record.key, MISMATCH, [existing], " ".join(problems), answer.server)
     if evaluation.result == TEMPERROR:
-        return CheckResult(record.key, ERROR, [existing],
-                           "Could not follow every include: " + "; ".join(evaluation.problems)
-                           + ". This is temporary; it is checked again shortly.", answer.server)
-    return CheckResult(record.key, PASS, [existing],
-                       f"One SPF record, including {include}; {evaluation.lookups} of {LOOKUP_LIMIT} DNS lookups.",
-                       answer.server)
+        return CheckResult(
+            record.key,
+            ERROR,
+            [existing],
+            "Could not follow every include: "
+            + "; ".join(evaluation.problems)
+            + ". This is temporary; it is checked again shortly.",
+            answer.server,
+        )
+    return CheckResult(
+        record.key,
+        PASS,
+        [existing],
+        f"One SPF record, including {include}; {evaluation.lookups} of {LOOKUP_LIMIT} DNS lookups.",
+        answer.server,
+    )
 
 
 # DMARC
@@ -230,9 +261,13 @@ async def check_dmarc(record: ExpectedRecord, resolver: Resolver, *, domain: str
     if answer.status == ERROR:
         return _error(record, answer)
     if len(records) > 1:
-        return CheckResult(record.key, MISMATCH, records,
-                           f"{len(records)} DMARC records at {record.fqdn}; receivers then ignore DMARC. Keep one.",
-                           answer.server)
+        return CheckResult(
+            record.key,
+            MISMATCH,
+            records,
+            f"{len(records)} DMARC records at {record.fqdn}; receivers then ignore DMARC. Keep one.",
+            answer.server,
+        )
     if records:
         try:
             parsed = parse_dmarc(records[0])
@@ -247,23 +282,38 @@ async def check_dmarc(record: ExpectedRecord, resolver: Resolver, *, domain: str
             except ValueError:
                 pass
             else:
-                return CheckResult(record.key, PASS, org_records,
-                                   f"No record at {record.fqdn}; the record of the organizational domain {org_domain} "
-                                   f"applies: subdomain policy {parsed.subdomain_policy} (p={parsed.policy}).",
-                                   org_answer.server)
+                return CheckResult(
+                    record.key,
+                    PASS,
+                    org_records,
+                    f"No record at {record.fqdn}; the record of the organizational domain {org_domain} "
+                    f"applies: subdomain policy {parsed.subdomain_policy} (p={parsed.policy}).",
+                    org_answer.server,
+                )
     doubled = await _doubled_host(record, resolver, domain, "TXT")
     if doubled and any(is_dmarc(value) for value in doubled.values):
         return _doubled_result(record, doubled, domain)
-    return CheckResult(record.key, MISSING, [],
-                       f"No DMARC record. Recommended (it does not block sending): publish {record.value}",
-                       answer.server)
+    return CheckResult(
+        record.key,
+        MISSING,
+        [],
+        f"No DMARC record. Recommended (it does not block sending): publish {record.value}",
+        answer.server,
+    )
 
 
 # One domain
 
 
-async def check_record(record: ExpectedRecord, resolver: Resolver, *, domain: str, org_domain: str | None = None,
-                       private_keys: dict[str, bytes] | None = None, spf_include: str = "") -> CheckResult:
+async def check_record(
+    record: ExpectedRecord,
+    resolver: Resolver,
+    *,
+    domain: str,
+    org_domain: str | None = None,
+    private_keys: dict[str, bytes] | None = None,
+    spf_include: str = "",
+) -> CheckResult:
     if record.key.startswith("dkim:"):
         selector = record.key.split(":", 1)[1]
         return await check_dkim(record, resolver, domain=domain, private_key_pem=(private_keys or {}).get(selector))
@@ -283,13 +333,24 @@ def _include_of(record: ExpectedRecord) -> str:
     return ""
 
 
-async def check_all(records: Iterable[ExpectedRecord], resolver: Resolver, *, domain: str,
-                    org_domain: str | None = None, private_keys: dict[str, bytes] | None = None,
-                    spf_include: str = "") -> list[CheckResult]:
+async def check_all(
+    records: Iterable[ExpectedRecord],
+    resolver: Resolver,
+    *,
+    domain: str,
+    org_domain: str | None = None,
+    private_keys: dict[str, bytes] | None = None,
+    spf_include: str = "",
+) -> list[CheckResult]:
     """Check every record of one domain concurrently; results in the order of `records`."""
     domain = domain.rstrip(".").lower()
-    return list(await asyncio.gather(*(
-        check_record(record, resolver, domain=domain, org_domain=org_domain, private_keys=private_keys,
-                     spf_include=spf_include)
-        for record in records
-    )))
+    return list(
+        await asyncio.gather(
+            *(
+                check_record(
+                    record, resolver, domain=domain, org_domain=org_domain, private_keys=private_keys, spf_include=spf_include
+                )
+                for record in records
+            )
+        )
+    )

@@ -33,8 +33,9 @@ def relaxed_header(name: bytes, value: bytes) -> bytes:
     return name.strip().lower() + b":" + value
 
 
-def dkim_sign(message_headers: list[tuple[bytes, bytes]], body: bytes, *, domain: str, selector: str,
-              private_key_pem: bytes) -> bytes:
+def dkim_sign(
+    message_headers: list[tuple[bytes, bytes]], body: bytes, *, domain: str, selector: str, private_key_pem: bytes
+) -> bytes:
     """The DKIM-Signature header line (with CRLF) for these headers and body."""
     key = serialization.load_pem_private_key(private_key_pem, None, unsafe_skip_rsa_key_validation=True)
     if isinstance(key, rsa.RSAPrivateKey):

@@ -193,4 +193,3 @@ def system_nameservers() -> list[tuple[str, int]]:
     except dns.resolver.NoResolverConfiguration:
         return []
     return [(str(ns), 53) for ns in system.nameservers]
-

@@ -25,7 +25,13 @@ HARD_CAP = 60  # stop walking a tree this big: it is broken either way
 Lookup = Callable[[str, str], Awaitable[Answer]]
 
 PASS, FAIL, SOFTFAIL, NEUTRAL, NONE, PERMERROR, TEMPERROR = (
-    "pass", "fail", "softfail", "neutral", "none", "permerror", "temperror",
+    "pass",
+    "fail",
+    "softfail",
+    "neutral",
+    "none",
+    "permerror",
+    "temperror",
 )
 QUALIFIERS = {"+": PASS, "-": FAIL, "~": SOFTFAIL, "?": NEUTRAL}
 LOOKUP_TERMS = ("include", "a", "mx", "ptr", "exists", "redirect")
@@ -99,8 +105,7 @@ class _Evaluator:
             if address.version != self.ip.version:
                 continue
             prefix = cidr4 if address.version == 4 else cidr6
-            network = ipaddress.ip_network(f"{address}/{prefix if prefix is not None else address.max_prefixlen}",
-                                           strict=False)
+            network = ipaddress.ip_network(f"{address}/{prefix if prefix is not None else address.max_prefixlen}", strict=False)
             if self.ip in network:
                 return True
         return False
@@ -201,9 +206,7 @@ class _Evaluator:
                 answer = await self.lookup(self.ip.reverse_pointer, "PTR")
                 self.void(answer)
                 for host in answer.values[:MX_PTR_LIMIT]:
-                    if (host == target or host.endswith("." + target)) and self.matches(
-                        await self.addresses(host), None, None
-                    ):
+                    if (host == target or host.endswith("." + target)) and self.matches(await self.addresses(host), None, None):
                         return qualifier
         if redirect is not None:
             self.count("redirect")
@@ -220,7 +223,7 @@ class _Evaluator:
 
 
 def _cidrs(text: str) -> tuple[int | None, int | None]:
-    """"/24", "//64", "/24//64" -> (24, None), (None, 64), (24, 64)."""
+    """ "/24", "//64", "/24//64" -> (24, None), (None, 64), (24, 64)."""
     if not text:
         return None, None
     four, _, six = text.partition("//")

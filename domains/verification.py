@@ -109,8 +109,13 @@ def next_state(*, old: str, required: list[str]) -> str:
 def _record_results(domain: Domain, records: list[ExpectedRecord], results: list[CheckResult], now: datetime) -> None:
     checks = {check.key: check for check in RecordCheck.objects.filter(domain=domain)}
     for result in results:
-        fields = {"status": result.status, "found": result.found, "message": result.message,
-                  "server": result.server, "checked_at": now}
+        fields = {
+            "status": result.status,
+            "found": result.found,
+            "message": result.message,
+            "server": result.server,
+            "checked_at": now,
+        }
         check = checks.get(result.key)
         if check is None:
             RecordCheck.objects.create(domain=domain, key=result.key, changed_at=now, **fields)
@@ -122,15 +127,17 @@ def _record_results(domain: Domain, records: list[ExpectedRecord], results: list
             # Conditional on the status read: of two concurrent checks, one writes the history row.
             changed = RecordCheck.objects.filter(pk=check.pk, status=check.status).update(**fields) == 1 and changed
         if changed:
-            RecordHistory.objects.create(domain=domain, key=result.key, status=result.status, found=result.found,
-                                         message=result.message, at=now)
+            RecordHistory.objects.create(
+                domain=domain, key=result.key, status=result.status, found=result.found, message=result.message, at=now
+            )
     # Records no longer expected (a rotated-out key) leave no stale row behind.
     RecordCheck.objects.filter(domain=domain).exclude(key__in=[record.key for record in records]).delete()
 
 
 @transaction.atomic
-def domain_record_check(*, domain_id: int, records: list[ExpectedRecord], results: list[CheckResult],
-                        now: datetime | None = None) -> Domain | None:
+def domain_record_check(
+    *, domain_id: int, records: list[ExpectedRecord], results: list[CheckResult], now: datetime | None = None
+) -> Domain | None:
     """Store one check's results, move the domain to its next state and schedule its next check."""
     now = now or timezone.now()
     domain = Domain.objects.select_for_update().select_related("team").filter(pk=domain_id).first()
@@ -168,8 +175,14 @@ def domain_record_check(*, domain_id: int, records: list[ExpectedRecord], result
     for name, value in updates.items():
         setattr(domain, name, value)
     if new != old:
-        audit(team=domain.team, actor=None, action=f"domain.{new}", target=domain.name, previous=old,
-              records={key: status for key, status in statuses.items()})
+        audit(
+            team=domain.team,
+            actor=None,
+            action=f"domain.{new}",
+            target=domain.name,
+            previous=old,
+            records={key: status for key, status in statuses.items()},
+        )
         kind = NOTIFY.get((old, new))
         if kind:
             transaction.on_commit(lambda: domain_notify(domain=domain, kind=kind, results=results))
@@ -198,13 +211,19 @@ def _domain_url(domain: Domain) -> str:
 def domain_notify(*, domain: Domain, kind: str, results: list[CheckResult]) -> int:
     """Email the team's owners and admins that `domain` became degraded, was restored or failed."""
     recipients = list(
-        Membership.objects.filter(team=domain.team, role__in=[Role.OWNER, Role.ADMIN], user__is_active=True)
-        .values_list("user__email", flat=True)
+        Membership.objects.filter(team=domain.team, role__in=[Role.OWNER, Role.ADMIN], user__is_active=True).values_list(
+            "user__email", flat=True
+        )
     )
     if not recipients:
         return 0
-    context = {"domain": domain, "team": domain.team, "url": _domain_url(domain),
-               "broken": [r for r in results if r.status in BROKEN], "results": results}
+    context = {
+        "domain": domain,
+        "team": domain.team,
+        "url": _domain_url(domain),
+        "broken": [r for r in results if r.status in BROKEN],
+        "results": results,
+    }
     subject = " ".join(render_to_string(f"domains/email/{kind}_subject.txt", context).split())
     body = render_to_string(f"domains/email/{kind}_body.txt", context)
     try:
@@ -246,7 +265,7 @@ def domains_enqueue_due(*, now: datetime | None = None) -> int:
 
 
 class CheckNowRefused(Exception):
-    """"Check now" was asked again too soon; str() is the message for the page."""
+    """ "Check now" was asked again too soon; str() is the message for the page."""
 
 
 @transaction.atomic
@@ -265,8 +284,7 @@ def domain_check_now(*, domain: Domain, actor: User | None, now: datetime | None
         updates |= {"status": DomainStatus.PENDING, "status_changed_at": now, "trouble_since": now}
     recent = Q(check_now_requested_at__gt=now - timedelta(seconds=interval))
     if Domain.objects.filter(pk=domain.pk).exclude(recent).update(**updates) != 1:
-        raise CheckNowRefused(f"A check of {domain.name} started less than {interval} seconds ago; "
-                              "wait a moment and try again.")
+        raise CheckNowRefused(f"A check of {domain.name} started less than {interval} seconds ago; wait a moment and try again.")
     for name, value in updates.items():
         setattr(domain, name, value)
     if restart:
@@ -304,8 +322,14 @@ def _record_label(key: str) -> str:
 def domain_panel_context(domain: Domain, now: datetime | None = None) -> dict[str, object]:
     """For the records panel: whether to keep polling, and the latest status changes of each record."""
     history = [
-        {"at": entry.at, "key": entry.key, "label": _record_label(entry.key), "status": entry.status,
-         "status_display": entry.get_status_display(), "message": entry.message}
+        {
+            "at": entry.at,
+            "key": entry.key,
+            "label": _record_label(entry.key),
+            "status": entry.status,
+            "status_display": entry.get_status_display(),
+            "message": entry.message,
+        }
         for entry in RecordHistory.objects.filter(domain=domain)[:HISTORY_SHOWN]
     ]
     return {"checking": domain_check_in_progress(domain, now), "record_history": history}

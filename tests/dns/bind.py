@@ -85,8 +85,9 @@ class BindServer:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, workdir: Path, zones: dict[str, list[str]], broken_zones: Iterable[str] = (),
-              port: int | None = None) -> BindServer:
+    def start(
+        cls, workdir: Path, zones: dict[str, list[str]], broken_zones: Iterable[str] = (), port: int | None = None
+    ) -> BindServer:
         """Write named.conf and the zones, start named in the foreground (-g), wait until it answers."""
         workdir = Path(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -118,9 +119,7 @@ class BindServer:
         ]
         for zone, records in zones.items():
             (workdir / f"{zone}.zone").write_text(zone_file(zone, records))
-            conf.append(
-                f'zone "{zone}" {{ type primary; file "{zone}.zone"; allow-update {{ key "{KEY_NAME}"; }}; }};'
-            )
+            conf.append(f'zone "{zone}" {{ type primary; file "{zone}.zone"; allow-update {{ key "{KEY_NAME}"; }}; }};')
         for zone in broken_zones:
             # A master file named.conf points at but that does not parse: the zone is configured and not loaded,
             # so named answers SERVFAIL for names in it.
@@ -128,8 +127,13 @@ class BindServer:
             conf.append(f'zone "{zone}" {{ type primary; file "{zone}.zone"; }};')
         (workdir / "named.conf").write_text("\n".join(conf) + "\n")
         log = open(server.log_path, "wb")  # noqa: SIM115 - lives as long as the process
-        server.process = subprocess.Popen([NAMED, "-g", "-c", str(workdir / "named.conf")], cwd=workdir,
-                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        server.process = subprocess.Popen(
+            [NAMED, "-g", "-c", str(workdir / "named.conf")],
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         server.wait_ready(next(iter(zones)))
         return server
 

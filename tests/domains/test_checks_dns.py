@@ -40,11 +40,18 @@ def publish(server: BindServer, records: list[ExpectedRecord], skip: tuple[str, 
             server.publish(record.fqdn, record.rtype, record.value + ("." if record.rtype == "CNAME" else ""))
 
 
-def check(domain: str, records: list[ExpectedRecord], *, private_keys: dict[str, bytes] | None = None,
-          org_domain: str | None = None, resolver: Resolver | None = None) -> dict[str, CheckResult]:
+def check(
+    domain: str,
+    records: list[ExpectedRecord],
+    *,
+    private_keys: dict[str, bytes] | None = None,
+    org_domain: str | None = None,
+    resolver: Resolver | None = None,
+) -> dict[str, CheckResult]:
     resolver = resolver or Resolver.from_settings()
-    results = run_sync(check_all(records, resolver, domain=domain, org_domain=org_domain,
-                                    private_keys=private_keys, spf_include=INCLUDE))
+    results = run_sync(
+        check_all(records, resolver, domain=domain, org_domain=org_domain, private_keys=private_keys, spf_include=INCLUDE)
+    )
     return {result.key: result for result in results}
 
 
@@ -57,7 +64,11 @@ def test_a_domain_with_every_record_published_passes_every_check(dns_server, fre
     results = check(domain, records, private_keys={"s1": rsa.private_pem, "e1": ed.private_pem})
 
     assert {k: r.status for k, r in results.items()} == {
-        "dkim:s1": "pass", "dkim:e1": "pass", "return_path": "pass", "spf": "pass", "dmarc": "pass",
+        "dkim:s1": "pass",
+        "dkim:e1": "pass",
+        "return_path": "pass",
+        "spf": "pass",
+        "dmarc": "pass",
     }
     assert "verifies (dkimpy)" in results["dkim:s1"].message
     assert results["dkim:s1"].server == dns_server.address
@@ -101,7 +112,10 @@ def test_upper_case_names_and_targets_still_match(dns_server, fresh_domain) -> N
     results = check(domain.upper(), records, private_keys={"s1": key().private_pem})
 
     assert {k: r.status for k, r in results.items()} == {
-        "dkim:s1": "pass", "return_path": "pass", "spf": "pass", "dmarc": "pass",
+        "dkim:s1": "pass",
+        "return_path": "pass",
+        "spf": "pass",
+        "dmarc": "pass",
     }
 
 
@@ -172,7 +186,10 @@ def test_a_host_typed_with_the_domain_twice_is_found_and_named(dns_server, fresh
     results = check(domain, records)
 
     assert {k: r.status for k, r in results.items()} == {
-        "dkim:s1": "mismatch", "return_path": "mismatch", "spf": "mismatch", "dmarc": "mismatch",
+        "dkim:s1": "mismatch",
+        "return_path": "mismatch",
+        "spf": "mismatch",
+        "dmarc": "mismatch",
     }
     dkim_result = results["dkim:s1"]
     assert dkim_result.message == (
@@ -362,8 +379,12 @@ def test_a_resolver_that_never_answers_times_out_into_an_error(fresh_domain) -> 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("192.0.2.1", ("192.0.2.1", 53)), ("127.0.0.1:5353", ("127.0.0.1", 5353)), ("::1", ("::1", 53)),
-     ("[2001:db8::1]:5300", ("2001:db8::1", 5300))],
+    [
+        ("192.0.2.1", ("192.0.2.1", 53)),
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        ("::1", ("::1", 53)),
+        ("[2001:db8::1]:5300", ("2001:db8::1", 5300)),
+    ],
 )
 def test_resolver_addresses_take_an_optional_port(text, expected) -> None:
     from domains.dns import parse_server
@@ -391,7 +412,10 @@ def test_garbage_records_are_mismatches_not_crashes(dns_server, fresh_domain) ->
     results = check(domain, records)
 
     assert {k: r.status for k, r in results.items()} == {
-        "dkim:s1": "mismatch", "return_path": "mismatch", "spf": "mismatch", "dmarc": "mismatch",
+        "dkim:s1": "mismatch",
+        "return_path": "mismatch",
+        "spf": "mismatch",
+        "dmarc": "mismatch",
     }
     assert results["dkim:s1"].message == "This is not a valid DKIM key record: '=x' is not a tag=value pair."
     assert results["dmarc"].message == "The DMARC record is not valid: 'p' is not a tag=value pair."

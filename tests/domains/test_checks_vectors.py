@@ -31,16 +31,25 @@ def football(bind_server):  # noqa: ANN001, ANN201
 
 
 def dkim_expected(selector: str, value: str) -> ExpectedRecord:
-    return ExpectedRecord(key=f"dkim:{selector}", purpose="DKIM", rtype="TXT", host=f"{selector}._domainkey",
-                          fqdn=f"{selector}._domainkey.{FOOTBALL}", value=value, required=True, why="")
+    return ExpectedRecord(
+        key=f"dkim:{selector}",
+        purpose="DKIM",
+        rtype="TXT",
+        host=f"{selector}._domainkey",
+        fqdn=f"{selector}._domainkey.{FOOTBALL}",
+        value=value,
+        required=True,
+        why="",
+    )
 
 
 def test_the_rfc8463_ed25519_key_passes_our_check_with_the_signing_proof(football, dns_server) -> None:
     seed = ed25519.Ed25519PrivateKey.from_private_bytes(base64.b64decode(ED25519_SEED))
     pem = seed.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
-    result = run_sync(check_dkim(dkim_expected("brisbane", ED25519_RECORD), Resolver.from_settings(),
-                                    domain=FOOTBALL, private_key_pem=pem))
+    result = run_sync(
+        check_dkim(dkim_expected("brisbane", ED25519_RECORD), Resolver.from_settings(), domain=FOOTBALL, private_key_pem=pem)
+    )
 
     assert result.status == "pass"
     assert result.message == "The published key matches, and a test message signed with it verifies (dkimpy)."
@@ -80,7 +89,7 @@ def zone_records(zonedata: dict) -> list[tuple[str, str, str]]:
     for name, entries in zonedata.items():
         has_txt = any("TXT" in entry for entry in entries)
         for entry in entries:
-            (rtype, value), = entry.items()
+            ((rtype, value),) = entry.items()
             if rtype == "SPF":
                 if has_txt:
                     continue

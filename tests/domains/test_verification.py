@@ -93,10 +93,17 @@ def test_a_domain_goes_pending_verified_degraded_and_back_with_one_email_per_cha
     assert len(mail.outbox) == 2
     assert mail.outbox[1].subject == f"{domain.name}: DNS records pass again (domain verified)"
     assert [h.status for h in RecordHistory.objects.filter(domain=domain, key=dkim.key)] == [
-        "pass", "missing", "pass", "missing",  # newest first
+        "pass",
+        "missing",
+        "pass",
+        "missing",  # newest first
     ]
-    assert list(AuditEvent.objects.filter(target=domain.name, action__startswith="domain.").values_list(
-        "action", flat=True)) == ["domain.verified", "domain.degraded", "domain.verified", "domain.created"]
+    assert list(AuditEvent.objects.filter(target=domain.name, action__startswith="domain.").values_list("action", flat=True)) == [
+        "domain.verified",
+        "domain.degraded",
+        "domain.verified",
+        "domain.created",
+    ]
 
 
 def test_errors_never_turn_a_verified_domain_degraded(dns_server, new_domain, settings) -> None:
@@ -149,9 +156,7 @@ def test_a_degraded_domain_fails_after_72_hours_and_the_team_is_told(
     dns_server, new_domain, django_capture_on_commit_callbacks
 ) -> None:
     domain = new_domain("gone")
-    Domain.objects.filter(pk=domain.pk).update(
-        status=DomainStatus.DEGRADED, trouble_since=timezone.now() - timedelta(hours=73)
-    )
+    Domain.objects.filter(pk=domain.pk).update(status=DomainStatus.DEGRADED, trouble_since=timezone.now() - timedelta(hours=73))
     with django_capture_on_commit_callbacks(execute=True):
         domain = domain_check(domain_id=domain.pk)
 

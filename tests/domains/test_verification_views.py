@@ -48,8 +48,7 @@ def test_check_now_twice_within_seconds_is_refused_with_a_clear_message(domain, 
     assert "A check of page.example started less than 10 seconds ago; wait a moment and try again." in body
 
 
-def test_the_panel_polls_while_a_check_is_due_and_stops_once_done(dns_server, fresh_domain, team, owner, viewer,
-                                                                 login) -> None:
+def test_the_panel_polls_while_a_check_is_due_and_stops_once_done(dns_server, fresh_domain, team, owner, viewer, login) -> None:
     domain = domain_create(team=team, name=fresh_domain("poll"), actor=owner)
     client = login(viewer)
     polling = 'hx-trigger="every 2s" hx-swap="outerHTML" data-poll-when-visible'
@@ -80,8 +79,7 @@ def test_a_viewer_sees_no_check_now_button(domain, viewer, login) -> None:
 
 
 def test_a_failed_domain_offers_restart_and_restarting_makes_it_pending(domain, owner, login) -> None:
-    Domain.objects.filter(pk=domain.pk).update(status=DomainStatus.FAILED, next_check_at=None,
-                                               last_checked_at=timezone.now())
+    Domain.objects.filter(pk=domain.pk).update(status=DomainStatus.FAILED, next_check_at=None, last_checked_at=timezone.now())
     client = login(owner)
     assert "Restart verification" in client.get(url(domain)).content.decode()
 

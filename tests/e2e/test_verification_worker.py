@@ -27,15 +27,21 @@ def test_a_new_domain_is_verified_in_the_background_once_its_records_are_publish
     domain = domain_create(team=team, name=fresh_domain("e2e"), actor=owner)
 
     # The first check, queued when the domain was added, finds nothing yet.
-    wait_for(lambda: RecordCheck.objects.filter(domain=domain, status="missing").exists(),
-             "the first check records missing records", celery_worker_process)
+    wait_for(
+        lambda: RecordCheck.objects.filter(domain=domain, status="missing").exists(),
+        "the first check records missing records",
+        celery_worker_process,
+    )
     assert Domain.objects.get(pk=domain.pk).status == DomainStatus.PENDING
 
     # The DNS admin publishes the records (RFC 2136); beat finds the domain due and the worker verifies it.
     for record in records_for(domain):
         bind_server.publish(record.fqdn, record.rtype, record.value + ("." if record.rtype == "CNAME" else ""))
-    wait_for(lambda: Domain.objects.get(pk=domain.pk).status == DomainStatus.VERIFIED,
-             "the domain becomes verified", celery_worker_process)
+    wait_for(
+        lambda: Domain.objects.get(pk=domain.pk).status == DomainStatus.VERIFIED,
+        "the domain becomes verified",
+        celery_worker_process,
+    )
 
     checks = dict(RecordCheck.objects.filter(domain=domain).values_list("key", "status"))
     assert set(checks.values()) == {"pass"}
@@ -50,8 +56,11 @@ def test_the_domain_page_updates_itself_while_the_worker_checks(
     from django.test import Client
 
     domain = domain_create(team=team, name=fresh_domain("page"), actor=owner)
-    wait_for(lambda: RecordCheck.objects.filter(domain=domain, status="missing").exists(),
-             "the first check records missing records", celery_worker_process)
+    wait_for(
+        lambda: RecordCheck.objects.filter(domain=domain, status="missing").exists(),
+        "the first check records missing records",
+        celery_worker_process,
+    )
     client = Client()
     client.force_login(owner)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]

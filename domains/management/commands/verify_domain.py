@@ -15,8 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="the domain name, as added in the dashboard")
         parser.add_argument("--team", help="the team's slug, when several teams added the same name")
-        parser.add_argument("--record", action="store_true",
-                            help="store the outcome as the background check would (statuses, history, emails)")
+        parser.add_argument(
+            "--record", action="store_true", help="store the outcome as the background check would (statuses, history, emails)"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         try:
