@@ -1,6 +1,6 @@
 """Benchmark: how fast the verifier checks domains, beside raw dnspython queries against the same BIND9.
 
-    .venv/bin/python bench/verify.py [--domains 1000] [--concurrency 64]
+    .venv/bin/python bench/verify.py [--domains 1000] [--concurrency 64] [--rounds 3]
 
 Starts its own `named` on loopback serving N domains with every record (DKIM RSA-2048, return-path CNAME, SPF,
 DMARC), checks them all through the worker's code path (domains.checks.check_all over the asyncio Resolver,
@@ -95,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--domains", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64, help="domains checked at once")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many runs of each side")
     args = parser.parse_args()
     if not named_available():
         sys.exit("bench/verify.py needs bind9's named (apt-get install bind9)")
@@ -106,17 +107,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-bind-") as workdir:
         server = BindServer.start(Path(workdir), zones={"test": lines})
         try:
-            resolver = Resolver(servers=[("127.0.0.1", server.port)], timeout=5)
-            started = time.perf_counter()
-            verified = asyncio.run(verify_all(resolver, domains, records, private, args.concurrency))
-            verify_seconds = time.perf_counter() - started
-            queries_per_domain = resolver.queries / len(domains)
-            # Raw queries: as many as the verifier sent, with about as many in flight, to the same server.
-            in_flight = max(1, round(args.concurrency * queries_per_domain))
-            names = [f"s1._domainkey.{domains[i % len(domains)]}" for i in range(resolver.queries)]
-            started = time.perf_counter()
-            answered = asyncio.run(raw_queries(server.port, names, in_flight))
-            raw_seconds = time.perf_counter() - started
+            verify_seconds = raw_seconds = float("inf")
+            # Best of a few rounds each, so that another process's burst of CPU does not decide the figures.
+            for _ in range(args.rounds):
+                resolver = Resolver(servers=[("127.0.0.1", server.port)], timeout=5)
+                started = time.perf_counter()
+                verified = asyncio.run(verify_all(resolver, domains, records, private, args.concurrency))
+                verify_seconds = min(verify_seconds, time.perf_counter() - started)
+                queries_per_domain = resolver.queries / len(domains)
+                # Raw queries: as many as the verifier sent, with about as many in flight, to the same server.
+                in_flight = max(1, round(args.concurrency * queries_per_domain))
+                names = [f"s1._domainkey.{domains[i % len(domains)]}" for i in range(resolver.queries)]
+                started = time.perf_counter()
+                answered = asyncio.run(raw_queries(server.port, names, in_flight))
+                raw_seconds = min(raw_seconds, time.perf_counter() - started)
         finally:
             server.stop()
     verified_per_s = verified / verify_seconds
