@@ -201,12 +201,12 @@ def _in_db_thread(server: RunningSMTPServer, function: Callable[..., Any], *args
     Blocking the loop for a moment is fine for a test server."""
 
     def call() -> Any:
-        from django.db import close_old_connections
-
         try:
             return function(*args)
         finally:
-            close_old_connections()
+            # Closed after every call, so that no connection of this thread outlives a test (PostgreSQL would
+            # refuse to drop the test database while one is open).
+            _close_db_connections()
 
     return server.db_executor.submit(call).result(timeout=30)
 
