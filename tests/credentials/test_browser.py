@@ -16,9 +16,11 @@ from django.db import connections
 from django.test import Client
 
 from credentials.models import Credential
+from mailsetup.models import Team, User
 from tests.conftest import need
 from tests.credentials.conftest import make_domain
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.smtp_server import RunningSMTPServer
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls around it are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -86,13 +88,7 @@ def test_copy_the_python_snippet_from_the_reveal_and_send_with_it(
         connections.close_all()
 
 
-def copy_and_send(
-    live_server,
-    smtp,
-    new_context,
-    teammate,
-    team,
-) -> None:
+def copy_and_send(live_server: Any, smtp: RunningSMTPServer, new_context: Any, teammate: User, team: Team) -> None:
     make_domain(team, "acme.test")
     page = logged_in_context(new_context, live_server, teammate).new_page()
     problems = watch_console(page)
