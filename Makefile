@@ -2,8 +2,9 @@
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PYTHON    ?= python3
-# Debian packages the tests use: a real DNS server, a real browser, Postfix's postconf, swaks and curl for SMTP.
-DEB_PACKAGES := bind9 bind9-utils chromium postfix swaks curl nodejs
+# Debian packages the tests use: a real DNS server, a real browser, Postfix's postconf, swaks and curl for SMTP,
+# node, php and ruby to parse the configuration snippets.
+DEB_PACKAGES := bind9 bind9-utils chromium postfix swaks curl nodejs php-cli ruby
 # Production peers for `make test-prod` and the benchmark: PostgreSQL, Redis, and wrk for load.
 PROD_DEB_PACKAGES := postgresql redis-server wrk
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +25,8 @@ from credentials.templatetags import snippet_quote
 from tests.conftest import need
 
 SECRET = tokens.generate_secret()
+# Ruby reads -e code and files in the locale's encoding: without a UTF-8 locale, non-ASCII text is an error.
+UTF8_ENV = dict(os.environ, LC_ALL="C.UTF-8")
 USERNAME = "acme-k3x9p2qa"
 
 
@@ -208,10 +211,96 @@ def test_properties_quoting_round_trips(value):
     assert properties["key"].data == value
 
 
-@pytest.mark.parametrize("value", NASTY)
-def test_php_and_ruby_single_quoting_escapes_only_quote_and_backslash(value):
-    quoted = snippet_quote.php(value)
-    assert quoted.startswith("'") and quoted.endswith("'")
-    inner = quoted[1:-1]
-    assert inner.replace("\\\\", "").replace("\\'", "").count("'") == 0
-    assert inner.replace("\\\\", "\\").replace("\\'", "'") == value or "\\'" in inner
+def test_php_quoting_round_trips():
+    need(shutil.which("php") is not None, "PHP is not installed (apt-get install php-cli)")
+    literals = ", ".join(snippet_quote.php(v) for v in NASTY)
+    result = subprocess.run(["php", "-r", f"echo json_encode([{literals}]);"], capture_output=True, text=True, timeout=30)
+    assert json.loads(result.stdout) == NASTY
+
+
+def test_ruby_quoting_round_trips():
+    need(shutil.which("ruby") is not None, "Ruby is not installed (apt-get install ruby)")
+    literals = ", ".join(snippet_quote.ruby(v) for v in NASTY)
+    result = subprocess.run(
+        ["ruby", "-e", f'require "json"; print JSON.generate([{literals}])'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=UTF8_ENV,
+    )
+    assert json.loads(result.stdout) == NASTY
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_php_snippets_pass_php_lint(tmp_path, secret):
+    need(shutil.which("php") is not None, "PHP is not installed (apt-get install php-cli)")
+    for client in CLIENTS:
+        if client.language == "php":
+            path = tmp_path / client.filename
+            path.write_text(rendered(client.slug, secret))
+            result = subprocess.run(["php", "-l", str(path)], capture_output=True, text=True, timeout=30)
+            assert result.returncode == 0, (client.slug, result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_the_wordpress_constants_hold_the_values_in_php(tmp_path, secret):
+    need(shutil.which("php") is not None, "PHP is not installed (apt-get install php-cli)")
+    path = tmp_path / "wp-config-smtp.php"
+    path.write_text(rendered("wordpress", secret))
+    code = (
+        f"include {snippet_quote.php(str(path))}; echo json_encode(['host' => WPMS_SMTP_HOST, 'port' => WPMS_SMTP_PORT, "
+        "'ssl' => WPMS_SSL, 'user' => WPMS_SMTP_USER, 'pass' => WPMS_SMTP_PASS, 'from' => WPMS_MAIL_FROM]);"
+    )
+    result = subprocess.run(["php", "-r", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "host": "smtp.mailsetup.test",
+        "port": 587,
+        "ssl": "tls",
+        "user": USERNAME,
+        "pass": expected_password(secret),
+        "from": "noreply@acme.test",
+    }
+
+
+# Evaluates the Rails snippet against a stand-in for Rails' `config` that records what is assigned.
+RUBY_HARNESS = """
+require "json"
+class Recorder
+  def initialize; @values = {}; end
+  def method_missing(name, *args)
+    key = name.to_s
+    return @values[key.chomp("=")] = args[0] if key.end_with?("=")
+    @values[key] ||= Recorder.new
+  end
+  def respond_to_missing?(*) = true
+  def to_h = @values.transform_values { |v| v.is_a?(Recorder) ? v.to_h : v }
+end
+config = Recorder.new
+eval(File.read(ARGV[0]), binding, ARGV[0])
+puts JSON.generate(config.to_h)
+"""
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_the_rails_settings_hold_the_values_in_ruby(tmp_path, secret):
+    need(shutil.which("ruby") is not None, "Ruby is not installed (apt-get install ruby)")
+    path = tmp_path / "smtp_settings.rb"
+    path.write_text(rendered("rails", secret))
+    syntax = subprocess.run(["ruby", "-c", str(path)], capture_output=True, text=True, timeout=30, env=UTF8_ENV)
+    assert syntax.returncode == 0, syntax.stderr
+    result = subprocess.run(["ruby", "-e", RUBY_HARNESS, str(path)], capture_output=True, text=True, timeout=30, env=UTF8_ENV)
+    assert result.returncode == 0, result.stderr
+    mailer = json.loads(result.stdout)["action_mailer"]
+    assert mailer["delivery_method"] == "smtp"
+    assert mailer["smtp_settings"] == {
+        "address": "smtp.mailsetup.test",
+        "port": 587,
+        "user_name": USERNAME,
+        "password": expected_password(secret),
+        "authentication": "plain",
+        "enable_starttls": True,
+        "open_timeout": 10,
+        "read_timeout": 30,
+    }
+    assert mailer["default_options"] == {"from": "noreply@acme.test"}
