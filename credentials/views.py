@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -40,7 +41,7 @@ def _take_for_reveal(request: HttpRequest, credential: Credential) -> str | None
     return tokens.unseal_for_reveal(sealed)
 
 
-def _credentials(access: TeamAccess) -> object:
+def _credentials(access: TeamAccess) -> QuerySet[Credential]:
     return Credential.objects.for_team(access.team).select_related("created_by").prefetch_related("domains")
 
 
