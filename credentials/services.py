@@ -157,13 +157,21 @@ def ip_allowed(allowed: list[str], peer_ip: str | None) -> bool:
     """True when the allow-list is empty or holds the peer's address (single addresses or CIDR ranges)."""
     if not allowed:
         return True
-    try:
-        address = ipaddress.ip_address(peer_ip or "")
-    except ValueError:
+    address = _peer_address(peer_ip or "")
+    if address is None:
         return False
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     return any(address in network for network in _networks(tuple(allowed)))
+
+
+@lru_cache(maxsize=4096)
+def _peer_address(peer_ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(peer_ip)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # ::ffff:192.0.2.1 from a dual-stack listener is 192.0.2.1
+    return address
 
 
 # The columns authenticate() reads, in one hand-written query: the ORM's query compilation costs ten times the
