@@ -200,3 +200,13 @@ def test_authorized_sender_takes_unicode_domains(team, teammate):
     credential, _ = credential_issue(team=team, actor=teammate, label="All", all_domains=True, domains=[])
     assert authorized_sender(credential, "info@bücher.test")
     assert authorized_sender(credential, "info@xn--bcher-kva.test")
+
+
+def test_a_sealed_secret_waits_for_the_reveal_at_most_fifteen_minutes():
+    secret = tokens.generate_secret()
+    sealed = tokens.seal_for_reveal(secret)
+    assert secret not in sealed
+    assert tokens.unseal_for_reveal(sealed) == secret
+    stale = tokens._reveal_fernet().encrypt_at_time(secret.encode(), int(time.time()) - tokens.REVEAL_TTL_SECONDS - 5)
+    assert tokens.unseal_for_reveal(stale.decode()) is None
+    assert tokens.unseal_for_reveal("not a token") is None
