@@ -304,7 +304,10 @@ def domain_check_in_progress(domain: Domain, now: datetime | None = None) -> boo
         return True
     if domain.next_check_at is None:
         return False
-    horizon = timedelta(seconds=90) if domain.status == DomainStatus.PENDING else timedelta(0)
+    # While pending, also poll through a claim's lease (next_check_at moved MAILSETUP_CHECK_LEASE ahead while a
+    # worker checks): a page polling in that moment would otherwise stop for good just before the result lands.
+    pending = max(90, settings.MAILSETUP_CHECK_LEASE)
+    horizon = timedelta(seconds=pending) if domain.status == DomainStatus.PENDING else timedelta(0)
     return domain.next_check_at <= now + horizon
 
 
