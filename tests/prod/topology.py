@@ -59,7 +59,8 @@ def topology_connection():  # noqa: ANN201 - a kombu Connection
         folder = str(TOPOLOGY_VAR_DIR / "celery-queue" / "out")
         return Connection(url, transport_options={"data_folder_in": folder, "data_folder_out": folder,
                                                   "processed_folder": str(TOPOLOGY_VAR_DIR / "celery-queue" / "processed"),
-                                                  "store_processed": False})
+                                                  "store_processed": False,
+                                                  "control_folder": str(TOPOLOGY_VAR_DIR / "celery-queue" / "control")})
     return Connection(url)
 
 
@@ -80,6 +81,7 @@ def purge_topology_broker() -> None:
         shutil.rmtree(TOPOLOGY_VAR_DIR / "celery-queue", ignore_errors=True)
     (TOPOLOGY_VAR_DIR / "celery-queue" / "out").mkdir(parents=True, exist_ok=True)
     (TOPOLOGY_VAR_DIR / "celery-queue" / "processed").mkdir(parents=True, exist_ok=True)
+    (TOPOLOGY_VAR_DIR / "celery-queue" / "control").mkdir(parents=True, exist_ok=True)
     (TOPOLOGY_VAR_DIR / "celerybeat-schedule").unlink(missing_ok=True)
 
 
@@ -146,7 +148,8 @@ def production_env(port: int, extra: dict[str, str] | None = None) -> dict[str, 
     Plain HTTP on loopback (no TLS proxy here), so the redirect to HTTPS is off; everything else stays as shipped.
     """
     env = worker_env()  # os.environ + the test database, var dir and broker
-    for name in ("DEBUG", "SECRET_KEY", "MAILSETUP_ENCRYPTION_KEYS", "CACHE_URL"):
+    # Nothing of the test process's own settings (the e2e conftest allows async-unsafe ORM calls, for one).
+    for name in ("DEBUG", "SECRET_KEY", "MAILSETUP_ENCRYPTION_KEYS", "CACHE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"):
         env.pop(name, None)
     values = filled_env_example()
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "MAILSETUP_VAR_DIR"):
