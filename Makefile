@@ -5,8 +5,8 @@ PYTHON    ?= python3
 # Debian packages the tests use: a real DNS server, a real browser, Postfix's postconf, swaks and curl for SMTP,
 # node, php and ruby to parse the configuration snippets.
 DEB_PACKAGES := bind9 bind9-utils chromium postfix swaks curl nodejs php-cli ruby
-# Production peers for `make test-prod` and the benchmark: PostgreSQL, Redis, and wrk for load.
-PROD_DEB_PACKAGES := postgresql redis-server wrk
+# Production peers for `make test-prod` and the benchmark: PostgreSQL, Redis, wrk for load, systemd-analyze.
+PROD_DEB_PACKAGES := postgresql redis-server wrk systemd
 
 .PHONY: run test lint system-deps clean worker web
 
