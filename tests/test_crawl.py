@@ -123,29 +123,42 @@ KINDS = [
 ]
 
 
-def fill(param: str, objects: Objects) -> str:
-    for fragment, kind in KINDS:
-        if fragment in param:
-            obj = getattr(objects, kind)
-            return obj.slug if kind == "team" else str(obj.pk)
+# Values for parameters that name no object: a snippet's client, say.
+OTHER_VALUES = {"client": "python"}
+
+
+def fill(param: str, objects: Objects, before: str = "") -> str:
+    """The value for `param`, by its name, or for a bare <pk>/<id> by the path segment before it
+    ("credentials/<int:pk>" is a credential)."""
+    for name in (param, before if param in ("pk", "id", "object_id") else ""):
+        for fragment, kind in KINDS:
+            if name and fragment in name:
+                obj = getattr(objects, kind)
+                return obj.slug if kind == "team" else str(obj.pk)
     if param in ("token", "uidb64"):
         return secrets.token_urlsafe(24)  # a guess: it must be refused, never crash
-    return "x"  # e.g. a client name in a snippet URL: unknown values must give 404, not 500
+    return OTHER_VALUES.get(param, "x")  # unknown values must give 404, not 500
 
 
 def url_for(pattern: Pattern, slug_of: Objects, ids_of: Objects) -> str:
     url = "/" + pattern.route
     for param in pattern.params:
         source = slug_of if param == "team_slug" else ids_of
-        url = re.sub(rf"<(?:\w+:)?{param}>", fill(param, source), url, count=1)
+        match = re.search(rf"([\w-]*)/<(?:\w+:)?{param}>", url)
+        before = match.group(1) if match else ""
+        url = re.sub(rf"<(?:\w+:)?{param}>", fill(param, source, before), url, count=1)
     return url
 
 
-def test_the_crawl_sees_the_team_scoped_views() -> None:
+def test_the_crawl_sees_the_team_scoped_views(world: dict) -> None:
     # If the walk broke, the crawl below would pass by visiting nothing.
     names = {p.name for p in patterns()}
     assert {"home", "login", "signup", "team_home", "members", "domains:list", "credentials:list"} <= names
     assert len([p for p in patterns() if "team_slug" in p.params]) >= 5
+    # Every object parameter is filled with a real object (an "x" would only ever test a 404).
+    a: Objects = world["a"]
+    unfilled = [p.route for p in patterns() if "/x/" in url_for(p, a, a) or url_for(p, a, a).endswith("/x")]
+    assert unfilled == []
 
 
 def test_no_page_leaks_another_teams_objects(world: dict) -> None:
@@ -207,4 +220,5 @@ def test_team_b_sees_its_own_marker(world: dict) -> None:
         body = b"".join(response.streaming_content) if response.streaming else response.content
         if response.status_code == 200 and MARKER.encode() in body:
             shown.add(pattern.name)
-    assert {"team_home", "members", "audit_log", "domains:list", "domains:detail"} <= shown, shown
+    assert {"team_home", "members", "audit_log", "domains:list", "domains:detail", "credentials:list",
+            "credentials:detail"} <= shown, shown
