@@ -37,7 +37,15 @@ def bind_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer
     from tests.conftest import _worker_extra_env, need
 
     need(named_available(), "bind9's named")
-    server = BindServer.start(tmp_path_factory.mktemp("bind"), zones=TEST_ZONES, broken_zones=[SERVFAIL_ZONE])
+    workdir = tmp_path_factory.mktemp("bind")
+    for attempt in range(3):
+        try:
+            server = BindServer.start(workdir, zones=TEST_ZONES, broken_zones=[SERVFAIL_ZONE])
+            break
+        except RuntimeError:
+            # The free port may have been taken between choosing it and named binding it: choose another.
+            if attempt == 2:
+                raise
     _worker_extra_env["MAILSETUP_DNS_RESOLVERS"] = server.address
     # The session worker checks due domains every second with a short back-off, so that a test sees a domain
     # verified in seconds rather than minutes.
