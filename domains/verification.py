@@ -244,7 +244,7 @@ def domains_claim_due(*, now: datetime | None = None, limit: int = 500) -> list[
     due = (
         Domain.objects.due(now)
         .exclude(status=DomainStatus.FAILED)
-        .order_by("next_check_at")
+        .order_by("next_check_at", "pk")  # oldest due first; pk breaks ties the same on every database
         .values_list("pk", "next_check_at")[:limit]
     )
     claimed = []

@@ -26,15 +26,27 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+# The one running Chromium. A test module elsewhere that imports these fixtures gets a second copy of the session
+# fixture; a second sync Playwright in the same thread fails, so every copy shares the first one's browser.
+_running: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     need(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    if "browser" in _running:
+        yield _running["browser"]
+        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+        _running["browser"] = chromium
+        try:
+            yield chromium
+        finally:
+            del _running["browser"]
+            chromium.close()
 
 
 @pytest.fixture
