@@ -1,4 +1,4 @@
-"""A small DNS client over dnspython's asyncio API, for the record checks.
+"""A small DNS client over dnspython's asyncio resolver (dns.asyncresolver), for the record checks.
 
 Every lookup ends in one of three outcomes, which the checks map onto record statuses:
 ``ok`` (records found), ``missing`` (NXDOMAIN, or the name exists without records of that type) and
@@ -17,10 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import dns.asyncquery
+import dns.asyncresolver
 import dns.exception
 import dns.message
 import dns.name
+import dns.nameserver
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
@@ -102,6 +103,7 @@ class Resolver:
     servers: list[tuple[str, int]]
     timeout: float = 3.0
     queries: int = field(default=0)  # how many queries were sent (the benchmark reads it)
+    _by_server: list[tuple[str, dns.asyncresolver.Resolver]] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls) -> Resolver:
@@ -134,11 +136,11 @@ class Resolver:
             outcome = await self._ask(qname, rtype)
             if isinstance(outcome, Answer):  # an error
                 return Answer(name, rtype, ERROR, server=outcome.server, error=outcome.error, cnames=tuple(chain))
-            response, server = outcome
+            response, result, server = outcome
             if response.rcode() == dns.rcode.NXDOMAIN and rtype == "CNAME":
                 return Answer(name, rtype, MISSING, server=server, cnames=tuple(chain))
             try:
-                result = response.resolve_chaining()
+                result = result or response.resolve_chaining()
             except (dns.message.ChainTooLong, dns.message.AnswerForNXDOMAIN, dns.exception.FormError) as exc:
                 return Answer(name, rtype, ERROR, server=server, error=f"malformed answer: {exc}")
             chain += [_normal(rrset[0].target.to_text()) for rrset in result.cnames]
@@ -151,25 +153,44 @@ class Resolver:
             qname = result.canonical_name
         return Answer(name, rtype, ERROR, error=f"CNAME chain longer than {MAX_CNAME_HOPS} links", cnames=tuple(chain))
 
-    async def _ask(self, qname: dns.name.Name, rtype: str) -> tuple[dns.message.Message, str] | Answer:
-        query = dns.message.make_query(qname, dns.rdatatype.from_text(rtype), use_edns=0, payload=1232)
+    def _resolvers(self) -> list[tuple[str, dns.asyncresolver.Resolver]]:
+        """One dnspython asyncio resolver per server, so that every answer is known to come from that server."""
+        if self._by_server is None:
+            self._by_server = []
+            for host, port in self.servers:
+                resolver = dns.asyncresolver.Resolver(configure=False)
+                resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port)]
+                resolver.timeout = resolver.lifetime = self.timeout
+                resolver.retry_servfail = False
+                resolver.use_edns(0, 0, 1232)
+                self._by_server.append((f"[{host}]:{port}" if ":" in host else f"{host}:{port}", resolver))
+        return self._by_server
+
+    async def _ask(
+        self, qname: dns.name.Name, rtype: str
+    ) -> tuple[dns.message.Message, dns.message.ChainingResult | None, str] | Answer:
+        """The first definite response (NOERROR or NXDOMAIN) of the servers in order, or the last error."""
         last = Answer(qname.to_text(), rtype, ERROR, error="no DNS server answered")
-        for host, port in self.servers:
-            server = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        for server, resolver in self._resolvers():
             self.queries += 1
             try:
-                response, _ = await dns.asyncquery.udp_with_fallback(query, host, timeout=self.timeout, port=port)
+                answer = await resolver.resolve(qname, rtype, raise_on_no_answer=False, search=False)
+                return answer.response, answer.chaining_result, server  # chained once, by dnspython
+            except dns.resolver.NXDOMAIN as exc:
+                return exc.response(exc.qnames()[0]), None, server
             except dns.exception.Timeout:
                 why = f"{server} did not answer within {self.timeout:g} s"
-                last = Answer(qname.to_text(), rtype, ERROR, server=server, error=why)
-                continue
+            except dns.resolver.NoNameservers as exc:
+                why = f"{server} failed"
+                for error in exc.kwargs.get("errors") or []:
+                    response = error[4] if len(error) > 4 else None
+                    if isinstance(response, dns.message.Message):
+                        why = f"{server} answered {dns.rcode.to_text(response.rcode())}"
+                    elif isinstance(error[3], BaseException):
+                        why = f"{server} failed: {error[3].__class__.__name__}"
             except (OSError, dns.exception.DNSException, EOFError) as exc:
-                last = Answer(qname.to_text(), rtype, ERROR, server=server, error=f"{server} failed: {exc.__class__.__name__}")
-                continue
-            rcode = response.rcode()
-            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-                return response, server
-            last = Answer(qname.to_text(), rtype, ERROR, server=server, error=f"{server} answered {dns.rcode.to_text(rcode)}")
+                why = f"{server} failed: {exc.__class__.__name__}"
+            last = Answer(qname.to_text(), rtype, ERROR, server=server, error=why)
         return last
 
     def lookup_sync(self, name: str, rtype: str) -> Answer:
