@@ -335,4 +335,12 @@ def domain_panel_context(domain: Domain, now: datetime | None = None) -> dict[st
         }
         for entry in RecordHistory.objects.filter(domain=domain)[:HISTORY_SHOWN]
     ]
-    return {"checking": domain_check_in_progress(domain, now), "record_history": history}
+    now = now or timezone.now()
+    minute = timedelta(minutes=1)
+    return {
+        "checking": domain_check_in_progress(domain, now),
+        "record_history": history,
+        # "0 minutes" reads oddly: the page says "just now" and "in under a minute" instead.
+        "checked_just_now": bool(domain.last_checked_at and now - domain.last_checked_at < minute),
+        "next_check_soon": bool(domain.next_check_at and domain.next_check_at - now < minute),
+    }
