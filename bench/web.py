@@ -184,14 +184,14 @@ def main() -> int:
         os.environ.update(env)
         procfile = dict(line.split(":", 1) for line in (ROOT / "deploy" / "Procfile").read_text().splitlines()
                         if line.strip() and not line.startswith("#"))
-        subprocess.run(["sh", "-c", procfile["release"]], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run([str(ROOT / "deploy" / "release.sh")], cwd=ROOT, env=env, check=True, capture_output=True)
         started = time.monotonic()
         cookie, pages = seed()
         print(f"seed_s={time.monotonic() - started:.1f}", flush=True)
         inside = server_side(pages, cookie)
         inside["healthz"] = server_side({"healthz": "/healthz"}, cookie)["healthz"]
         log = open(VAR / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
-        web = subprocess.Popen(["sh", "-c", "exec " + procfile["web"].strip()], cwd=ROOT, env=env, stdout=log,
+        web = subprocess.Popen(["sh", "-c", procfile["web"].strip()], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
         try:
             base = f"http://127.0.0.1:{port}"

@@ -25,8 +25,9 @@ def test_the_procfile_runs_several_workers_and_exactly_one_beat() -> None:
     assert not [c for c in workers if "--beat" in c or " -B" in c], "a worker with an embedded beat is a second beat"
     hostnames = [re.search(r"--hostname=(\S+)", c).group(1) for c in workers]
     assert len(set(hostnames)) == len(hostnames)
-    assert commands["web"].startswith("gunicorn --config deploy/gunicorn.conf.py")
-    assert commands["release"] == "deploy/release.sh"
+    # No `release:` line: Procfile runners (honcho, foreman) stop everything when one process exits.
+    assert "release" not in commands
+    assert commands["web"] == "deploy/release.sh && exec gunicorn --config deploy/gunicorn.conf.py"
     assert os.access(DEPLOY / "release.sh", os.X_OK)
 
 

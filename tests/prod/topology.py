@@ -181,9 +181,8 @@ def production_env(port: int, extra: dict[str, str] | None = None) -> dict[str, 
 
 
 def run_release(env: dict[str, str]) -> str:
-    """deploy/Procfile's release step (deploy/release.sh): migrate, collectstatic, check --deploy."""
-    result = subprocess.run(["sh", "-c", procfile()["release"]], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    """deploy/release.sh, which the Procfile's web line runs before gunicorn: migrate, collectstatic, check --deploy."""
+    result = subprocess.run([str(DEPLOY / "release.sh")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise RuntimeError(f"release failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result.stdout + result.stderr
@@ -196,7 +195,10 @@ def start(name: str, env: dict[str, str], ready: str | None = None, timeout: flo
     """
     log_path = Path(settings.VAR_DIR) / f"prod-{name}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen(["sh", "-c", "exec " + procfile()[name]], cwd=ROOT, env=env, stdout=log,
+    command = procfile()[name]
+    # `exec`: the process we hold is the server itself (web's line execs gunicorn after its release step).
+    command = command if "&&" in command else f"exec {command}"
+    proc = subprocess.Popen(["sh", "-c", command], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     while ready is not None and time.monotonic() < deadline:
@@ -252,10 +254,12 @@ class Topology:
         if purge:
             purge_topology_broker()
         try:
-            run_release(self.env)
             if web:
-                self.procs.append(start("web", self.env, ready="Booting worker"))
+                # The Procfile's web line runs deploy/release.sh first, then gunicorn.
+                self.procs.append(start("web", self.env, ready="Booting worker", timeout=120))
                 wait_http(f"http://127.0.0.1:{self.port}/healthz")
+            else:
+                run_release(self.env)  # the workers need the same migrated database
             for number in range(1, workers + 1):
                 self.procs.append(start(f"worker{number}", self.env, ready="ready."))
             if beat:
