@@ -24,6 +24,9 @@ max_requests_jitter = 200
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
+# No control socket: reload with SIGHUP (systemctl reload). Its default lives in $HOME, which the units protect,
+# and two servers on one machine would share it.
+control_socket_disable = True
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 # Share links and invitations carry their token in the path: never write one to a log.
