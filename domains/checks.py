@@ -110,6 +110,22 @@ def dkim_compare(expected_value: str, found_value: str) -> str | None:
     return None
 
 
+async def _dkim_proof(record: ExpectedRecord, resolver: Resolver, *, domain: str, private_key_pem: bytes) -> str | None | Answer:
+    """Sign with the private key and have dkimpy verify, fetching the key itself through our resolver.
+    An Answer back means that fetch failed (timeout, SERVFAIL): no verdict on the record."""
+    failed: list[Answer] = []
+
+    async def fetch_key(name: bytes) -> bytes | None:
+        answer = await resolver.lookup(name.decode("ascii", "replace"), "TXT")
+        if answer.status == ERROR:
+            failed.append(answer)
+        return answer.values[0].encode() if answer.ok else None
+
+    selector = record.fqdn.split("._domainkey.", 1)[0]
+    why = await dkim_proof(domain=domain, selector=selector, private_key_pem=private_key_pem, fetch_key=fetch_key)
+    return failed[0] if failed else why
+
+
 async def check_dkim(
     record: ExpectedRecord, resolver: Resolver, *, domain: str, private_key_pem: bytes | None = None
 ) -> CheckResult:
@@ -134,9 +150,10 @@ async def check_dkim(
         )
     why = dkim_compare(record.value, keys[0])
     if why is None and private_key_pem is not None:
-        selector = record.fqdn.split("._domainkey.", 1)[0]
-        # CPU only (well under a millisecond with OpenSSL): fine to run on the event loop.
-        why = dkim_proof(domain=domain, selector=selector, private_key_pem=private_key_pem, txt_record=keys[0])
+        proof = await _dkim_proof(record, resolver, domain=domain, private_key_pem=private_key_pem)
+        if isinstance(proof, Answer):
+            return _error(record, proof)
+        why = proof
     if why:
         return CheckResult(record.key, MISMATCH, found, why, answer.server)
     message = "The published key matches"
