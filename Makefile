@@ -62,3 +62,8 @@ prod-deps:
 ## make bench-web: gunicorn + PostgreSQL, 1,000 domains, wrk on the main pages beside a bare view.
 bench-web: $(VENV)/.runtime prod-deps
 	$(PY) bench/web.py
+
+## make screenshots: refresh docs/screenshots/ (the README's pictures of the guided flow) from the browser test.
+.PHONY: screenshots
+screenshots: $(VENV)/.dev system-deps
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/e2e/test_guided_flow.py -q

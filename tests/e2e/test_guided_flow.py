@@ -6,7 +6,8 @@ sign up -> add a domain -> the records page -> publish the records shown on the 
 copy the Python snippet with its copy button, through the clipboard -> run it -> the loopback SMTP server, which
 authenticates with credentials.services.authenticate, receives the message.
 
-Screenshots of each step go to docs/screenshots/ (the README shows them).
+Screenshots of each step go to docs/screenshots/ (the README shows them) with UPDATE_SCREENSHOTS=1
+(`make screenshots`), else under the test var dir.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 
 from credentials.models import Credential
 from domains.models import Domain, DomainStatus
@@ -28,7 +30,9 @@ from tests.smtp_server import RunningSMTPServer, start_smtp_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The README's pictures are refreshed on purpose (`make screenshots`), not by every test run.
+SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else Path(
+    django_settings.VAR_DIR) / "screenshots"
 CREDENTIAL_KEY = secrets.token_urlsafe(32)
 
 
