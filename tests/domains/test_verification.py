@@ -263,3 +263,27 @@ def test_two_concurrent_checks_of_one_domain_record_each_change_once(dns_server,
     keys = [record.key for record in records_for(domain)]
     assert sorted(RecordHistory.objects.filter(domain=domain).values_list("key", flat=True)) == sorted(keys)
     assert AuditEvent.objects.filter(action="domain.verified", target=domain.name).count() == 1
+
+
+def test_without_an_spf_include_setting_spf_is_not_checked_and_the_domain_still_verifies(
+    dns_server, new_domain, settings
+) -> None:
+    settings.MAILSETUP_SPF_INCLUDE = ""
+    domain = new_domain("nospf")
+    publish_all(dns_server, domain)
+
+    domain = domain_check(domain_id=domain.pk)
+
+    assert domain.status == DomainStatus.VERIFIED
+    assert "spf" not in statuses(domain)
+
+
+def test_dmarc_never_blocks_verification(dns_server, new_domain) -> None:
+    domain = new_domain("nodmarc")
+    publish_all(dns_server, domain)
+    dns_server.remove(f"_dmarc.{domain.name}", "TXT")
+
+    domain = domain_check(domain_id=domain.pk)
+
+    assert domain.status == DomainStatus.VERIFIED
+    assert statuses(domain)["dmarc"] == "missing"

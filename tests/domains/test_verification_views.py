@@ -88,3 +88,13 @@ def test_a_failed_domain_offers_restart_and_restarting_makes_it_pending(domain, 
 
     domain.refresh_from_db()
     assert domain.status == DomainStatus.PENDING
+
+
+def test_check_now_refused_without_htmx_redirects_with_the_message(domain, teammate, login) -> None:
+    client = login(teammate)
+    client.post(url(domain, "check/"))
+
+    response = client.post(url(domain, "check/"), follow=True)
+
+    assert response.redirect_chain == [(url(domain) + "#records-panel", 302)]
+    assert "A check of page.example started less than 10 seconds ago" in response.content.decode()
