@@ -68,6 +68,8 @@ def test_the_panel_polls_while_a_check_is_due_and_stops_once_done(dns_server, fr
     assert "hx-trigger" not in done
     assert "data-poll-when-visible" not in done
     assert 'data-testid="panel-domain-status">Verified<' in done
+    # The badge at the top of the page follows, out of band.
+    assert 'id="domain-status" hx-swap-oob="true" class="badge verified"' in done
     assert "Checked just now · next check in 23\xa0hours" in done  # timeuntil joins with no-break spaces
     assert done.count('class="badge pass"') >= len(records_for(domain))
     assert 'data-testid="record-history"' in done
@@ -77,6 +79,7 @@ def test_the_panel_polls_while_a_check_is_due_and_stops_once_done(dns_server, fr
 def test_a_viewer_sees_no_check_now_button(domain, viewer, login) -> None:
     body = login(viewer).get(url(domain)).content.decode()
     assert 'data-testid="check-now"' not in body
+    assert body.count('data-testid="domain-status"') == 1  # the out-of-band copy is for htmx responses only
 
 
 def test_a_failed_domain_offers_restart_and_restarting_makes_it_pending(domain, owner, login) -> None:

@@ -80,6 +80,7 @@ def test_the_domain_page_updates_itself_while_the_worker_checks(
     # The panel polls while the check is due, updates each record in place, then stops polling by itself.
     page.locator("[data-testid=panel-domain-status]", has_text="Verified").wait_for(timeout=30_000)
     assert page.locator("#records-panel[hx-get]").count() == 0
+    assert page.get_by_test_id("domain-status").inner_text() == "Verified"  # the page head too, out of band
     assert page.locator("[data-testid=record-status] .badge.pass").count() == len(records_for(domain))
     assert page.evaluate("window.__marker") == "same page"  # no reload
     assert problems == []
