@@ -294,21 +294,16 @@ def domain_check_now(*, domain: Domain, actor: User | None, now: datetime | None
 
 
 def domain_check_in_progress(domain: Domain, now: datetime | None = None) -> bool:
-    """Whether the page should keep polling: a check is due or running, or (pending) comes within a minute or so."""
+    """Whether the page should keep polling: while the domain is pending or degraded (its checks keep coming,
+    and someone is probably fixing records), and on any domain while a check is due or a Check now runs."""
     now = now or timezone.now()
     if domain.status == DomainStatus.FAILED:
         return False
-    if domain.last_checked_at is None:
+    if domain.status in (DomainStatus.PENDING, DomainStatus.DEGRADED) or domain.last_checked_at is None:
         return True
     if domain.check_now_requested_at and domain.check_now_requested_at > domain.last_checked_at:
         return True
-    if domain.next_check_at is None:
-        return False
-    # While pending, also poll through a claim's lease (next_check_at moved MAILSETUP_CHECK_LEASE ahead while a
-    # worker checks): a page polling in that moment would otherwise stop for good just before the result lands.
-    pending = max(90, settings.MAILSETUP_CHECK_LEASE)
-    horizon = timedelta(seconds=pending) if domain.status == DomainStatus.PENDING else timedelta(0)
-    return domain.next_check_at <= now + horizon
+    return domain.next_check_at is not None and domain.next_check_at <= now
 
 
 # ---- what the domain page shows about checking

@@ -215,12 +215,21 @@ def test_check_now_restarts_a_failed_domain(new_domain, owner) -> None:
     assert AuditEvent.objects.filter(action="domain.restarted", target=domain.name).count() == 1
 
 
-def test_polling_stops_once_nothing_is_due(dns_server, new_domain) -> None:
+def test_polling_goes_on_while_pending_or_degraded_and_stops_once_verified(dns_server, new_domain) -> None:
     domain = new_domain("poll")
     assert domain_check_in_progress(domain)  # never checked
+    domain = domain_check(domain_id=domain.pk)
+    assert domain.status == DomainStatus.PENDING
+    assert domain_check_in_progress(domain)  # pending: its next check is coming, claimed or not
+
     publish_all(dns_server, domain)
     domain = domain_check(domain_id=domain.pk)
     assert not domain_check_in_progress(domain)
+
+    dns_server.remove(records_for(domain)[0].fqdn, "TXT")
+    domain = domain_check(domain_id=domain.pk)
+    assert domain.status == DomainStatus.DEGRADED
+    assert domain_check_in_progress(domain)
 
 
 def test_the_command_prints_the_table(dns_server, new_domain, capsys) -> None:
