@@ -138,11 +138,17 @@ def _record_results(domain: Domain, records: list[ExpectedRecord], results: list
 def domain_record_check(
     *, domain_id: int, records: list[ExpectedRecord], results: list[CheckResult], now: datetime | None = None
 ) -> Domain | None:
-    """Store one check's results, move the domain to its next state and schedule its next check."""
+    """Store one check's results, move the domain to its next state and schedule its next check.
+
+    `now` is when the check started: a check that started before the one already stored is older news and is
+    dropped (two checks of one domain may run at once and finish in either order).
+    """
     now = now or timezone.now()
     domain = Domain.objects.select_for_update().select_related("team").filter(pk=domain_id).first()
     if domain is None:
         return None  # deleted while its check ran
+    if domain.last_checked_at is not None and domain.last_checked_at > now:
+        return domain
     _record_results(domain, records, results, now)
     statuses = {result.key: result.status for result in results}
     required = [statuses.get(record.key, CheckStatus.ERROR) for record in records if record.required]
@@ -191,11 +197,12 @@ def domain_record_check(
 
 def domain_check(*, domain_id: int, resolver: Resolver | None = None) -> Domain | None:
     """Check one domain now and record the outcome. Safe to run twice or concurrently for the same domain."""
+    started = timezone.now()
     domain = Domain.objects.select_related("team").filter(pk=domain_id).first()
     if domain is None:
         return None
     records, results = domain_run_checks(domain, resolver=resolver)  # DNS outside any transaction
-    return domain_record_check(domain_id=domain.pk, records=records, results=results)
+    return domain_record_check(domain_id=domain.pk, records=records, results=results, now=started)
 
 
 # ---- notifications

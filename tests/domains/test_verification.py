@@ -296,3 +296,19 @@ def test_dmarc_never_blocks_verification(dns_server, new_domain) -> None:
 
     assert domain.status == DomainStatus.VERIFIED
     assert statuses(domain)["dmarc"] == "missing"
+
+
+def test_a_check_that_started_before_the_stored_one_is_dropped(dns_server, new_domain) -> None:
+    from domains.verification import domain_record_check, domain_run_checks
+
+    domain = new_domain("order")
+    early = timezone.now()
+    old_records, old_results = domain_run_checks(domain)  # nothing published yet: all missing
+    publish_all(dns_server, domain)
+    domain = domain_check(domain_id=domain.pk)  # started later, finished first
+    assert domain.status == DomainStatus.VERIFIED
+
+    domain = domain_record_check(domain_id=domain.pk, records=old_records, results=old_results, now=early)
+
+    assert domain.status == DomainStatus.VERIFIED
+    assert set(statuses(domain).values()) == {"pass"}
