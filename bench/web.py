@@ -8,6 +8,7 @@ line, requests/s and p99 latency of each page and of /healthz (no session, no da
 page's ratio to /healthz, and last `min_ratio=<smallest ratio>`. Each page should reach at least 0.25.
 
 Run: .venv/bin/python bench/web.py   (needs the Debian packages postgresql, redis-server and wrk; `make bench-web`)
+BENCH_SECONDS (default 5) sets each wrk run's length; GUNICORN_WORKERS overrides deploy/gunicorn.conf.py's count.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def production_env(services: Services, port: int) -> dict[str, str]:
         # Access logging off: it would cost the pages and the bare view alike, and fill the disk.
         "GUNICORN_ACCESS_LOG": "",
         "GUNICORN_LOG_LEVEL": "warning",
+        **({"GUNICORN_WORKERS": os.environ["GUNICORN_WORKERS"]} if os.environ.get("GUNICORN_WORKERS") else {}),
     }
 
 
