@@ -1,14 +1,24 @@
-"""End to end: the real Celery worker (with beat) verifies a new domain against the test BIND9, no user action."""
+"""End to end with real worker processes and the test BIND9: background verification, the live page, a killed worker."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from celery import Celery
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
 
 from domains.models import Domain, DomainStatus, RecordCheck
-from domains.services import domain_create, records_for
+from domains.services import _dkim_keys_create, domain_create, records_for
+from tests.processes import start_worker, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -52,9 +62,6 @@ def test_a_new_domain_is_verified_in_the_background_once_its_records_are_publish
 def test_the_domain_page_updates_itself_while_the_worker_checks(
     bind_server, celery_worker_process, dns_server, fresh_domain, live_server, page, team, owner
 ) -> None:
-    from django.conf import settings as django_settings
-    from django.test import Client
-
     domain = domain_create(team=team, name=fresh_domain("page"), actor=owner)
     wait_for(
         lambda: RecordCheck.objects.filter(domain=domain, status="missing").exists(),
@@ -63,7 +70,7 @@ def test_the_domain_page_updates_itself_while_the_worker_checks(
     )
     client = Client()
     client.force_login(owner)
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
@@ -84,3 +91,63 @@ def test_the_domain_page_updates_itself_while_the_worker_checks(
     assert page.locator("[data-testid=record-status] .badge.pass").count() == len(records_for(domain))
     assert page.evaluate("window.__marker") == "same page"  # no reload
     assert problems == []
+
+
+def test_a_worker_killed_mid_check_leaves_the_domain_due_again(
+    bind_server, celery_worker_process, fresh_domain, team, owner, tmp_path
+) -> None:
+    # A domain with its keys but off every schedule (no first check queued): only this test claims it.
+    domain = Domain.objects.create(team=team, name=fresh_domain("killed"), next_check_at=None)
+    _dkim_keys_create(domain=domain, key_type=domain.dkim_key_type)
+    for record in records_for(domain):
+        bind_server.publish(record.fqdn, record.rtype, record.value + ("." if record.rtype == "CNAME" else ""))
+
+    # A second worker, on a queue of its own, whose DNS server never answers: its check hangs until killed.
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    var_dir = tmp_path / "doomed"
+    doomed = start_worker(
+        name="doomed",
+        beat=False,
+        concurrency=1,
+        extra_env={
+            "MAILSETUP_VAR_DIR": str(var_dir),
+            "MAILSETUP_DNS_RESOLVERS": f"127.0.0.1:{silent.getsockname()[1]}",
+            "MAILSETUP_DNS_TIMEOUT": "60",
+        },
+    )
+    try:
+        # Claimed as beat claims (a conditional UPDATE moving next_check_at a short lease ahead), then sent to it.
+        lease_until = timezone.now() + timedelta(seconds=4)
+        assert Domain.objects.filter(pk=domain.pk, next_check_at=None).update(next_check_at=lease_until) == 1
+        queue = var_dir / "celery-queue"
+        sender = Celery("doomed-sender", broker="filesystem://")
+        sender.conf.broker_transport_options = {
+            "data_folder_in": str(queue / "out"),
+            "data_folder_out": str(queue / "out"),
+            "processed_folder": str(queue / "processed"),
+            "store_processed": False,
+        }
+        sender.send_task("domains.tasks.check_domain", args=[domain.pk])
+        log = Path(settings.VAR_DIR) / "worker-doomed.log"
+        wait_for(
+            lambda: b"check_domain" in log.read_bytes() and b"received" in log.read_bytes(),
+            "the doomed worker takes the check",
+            doomed,
+        )
+        time.sleep(0.5)
+        os.killpg(doomed.pid, signal.SIGKILL)  # mid-check: its DNS query is still waiting
+        doomed.wait(timeout=10)
+
+        assert Domain.objects.get(pk=domain.pk).status == DomainStatus.PENDING
+        assert Domain.objects.get(pk=domain.pk).next_check_at == lease_until
+        assert not RecordCheck.objects.filter(domain=domain).exists()  # the killed check recorded nothing
+        # Once the lease runs out the domain is due again, and the session worker's beat picks it up.
+        wait_for(
+            lambda: Domain.objects.get(pk=domain.pk).status == DomainStatus.VERIFIED,
+            "the domain is verified by the surviving worker",
+            celery_worker_process,
+        )
+    finally:
+        stop_process(doomed)
+        silent.close()
