@@ -419,3 +419,21 @@ def test_garbage_records_are_mismatches_not_crashes(dns_server, fresh_domain) ->
     }
     assert results["dkim:s1"].message == "This is not a valid DKIM key record: '=x' is not a tag=value pair."
     assert results["dmarc"].message == "The DMARC record is not valid: 'p' is not a tag=value pair."
+
+
+def test_a_server_that_refuses_gives_errors(dns_server) -> None:
+    domain = "shop.not-served.example"  # a zone the test BIND9 does not serve: with recursion off it REFUSES
+
+    results = check(domain, records_of(domain))
+
+    assert {r.status for r in results.values()} == {"error"}
+    assert f"{dns_server.address} answered REFUSED" in results["spf"].message
+
+
+def test_no_nameserver_at_all_gives_errors(fresh_domain) -> None:
+    domain = fresh_domain("nowhere")
+
+    results = check(domain, records_of(domain), resolver=Resolver(servers=[]))
+
+    assert {r.status for r in results.values()} == {"error"}
+    assert results["spf"].message.startswith(f"Could not check {domain}: no DNS server is configured.")
