@@ -127,6 +127,7 @@ def test_a_worker_killed_mid_check_leaves_the_domain_due_again(
             "data_folder_out": str(queue / "out"),
             "processed_folder": str(queue / "processed"),
             "store_processed": False,
+            "control_folder": str(queue / "control"),
         }
         sender.send_task("domains.tasks.check_domain", args=[domain.pk])
         log = Path(settings.VAR_DIR) / "worker-doomed.log"
