@@ -121,7 +121,8 @@ def test_a_worker_killed_mid_check_leaves_the_domain_due_again(
         lease_until = timezone.now() + timedelta(seconds=4)
         assert Domain.objects.filter(pk=domain.pk, next_check_at=None).update(next_check_at=lease_until) == 1
         queue = var_dir / "celery-queue"
-        sender = Celery("doomed-sender", broker="filesystem://")
+        # Not the current app: shared tasks queued later in this process must still go to the session broker.
+        sender = Celery("doomed-sender", broker="filesystem://", set_as_current=False)
         sender.conf.broker_transport_options = {
             "data_folder_in": str(queue / "out"),
             "data_folder_out": str(queue / "out"),
