@@ -174,6 +174,10 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False
+# Behind reverse proxies (a TLS terminator, a load balancer), the number of them that append to X-Forwarded-For;
+# without it every visitor would share the proxy's address and one attacker could lock everyone out.
+MAILSETUP_PROXY_COUNT = envint("MAILSETUP_PROXY_COUNT", "0")
+AXES_CLIENT_IP_CALLABLE = "mailsetup.client_ip.client_ip"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

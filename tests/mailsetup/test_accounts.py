@@ -133,3 +133,27 @@ def test_password_reset_by_email(owner, client, mailoutbox) -> None:  # noqa: AN
 def test_home_sends_a_user_without_a_team_to_create_one(login) -> None:  # noqa: ANN001
     user = make_user("lonely@example.test")
     assert login(user).get("/").headers["Location"] == "/teams/new/"
+
+
+def test_behind_a_proxy_the_address_lock_is_per_client_not_per_proxy(owner, settings) -> None:  # noqa: ANN001
+    settings.MAILSETUP_PROXY_COUNT = 1
+    other = make_user("other@acme.test")
+    # Every request reaches Django from the proxy's address; the proxy appends the client's address.
+    attacker = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="192.0.2.66")
+    for n in range(5):
+        response = attacker.post("/login/", {"username": f"nobody{n}@example.test", "password": "wrong"})
+    assert response.status_code == 429
+    # A forged left-most entry does not help the attacker: the proxy's own entry is the right-most one.
+    forged = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.9.9.9, 192.0.2.66")
+    assert forged.post("/login/", {"username": other.email, "password": PASSWORD}).status_code == 429
+    # Another client behind the same proxy is not locked out.
+    colleague = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.20")
+    assert colleague.post("/login/", {"username": other.email, "password": PASSWORD}).status_code == 302
+
+
+def test_without_a_proxy_setting_x_forwarded_for_is_ignored(owner, settings) -> None:  # noqa: ANN001
+    settings.MAILSETUP_PROXY_COUNT = 0
+    for n in range(5):
+        spoofing = Client(REMOTE_ADDR="192.0.2.70", HTTP_X_FORWARDED_FOR=f"198.51.100.{n + 1}")
+        response = spoofing.post("/login/", {"username": f"nobody{n}@example.test", "password": "wrong"})
+    assert response.status_code == 429
