@@ -14,7 +14,6 @@ from mailsetup.models import Membership, Role, Team
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "a long enough passphrase 31"
 
 
@@ -93,7 +92,7 @@ def test_invite_a_colleague_who_signs_up_through_the_emailed_link(
     invitee.get_by_text("Welcome! You joined Payroll Sender.").wait_for()
     assert Membership.objects.get(user__email="maria@example.test").role == Role.MEMBER
 
-    # The owner sees the new member; the team home is the README's screenshot.
+    # The owner sees the new member.
     page.goto(f"{live_server.url}/t/payroll-sender/members/")
     assert page.locator("tr[data-member='maria@example.test']").count() == 1
     # Domains are another app's pages: seed one whose DKIM record already passes, so the checklist shows progress.
@@ -102,8 +101,7 @@ def test_invite_a_colleague_who_signs_up_through_the_emailed_link(
     RecordCheck.objects.create(domain=domain, key="dkim:ms1", status=CheckStatus.PASS)
     page.goto(f"{live_server.url}/t/payroll-sender/")
     assert page.locator("[data-testid=checklist] li.done").count() == 2
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "team-home.png"), full_page=True)
+    page.screenshot(path=str(Path(settings.VAR_DIR) / "team-home.png"), full_page=True)
 
     assert problems == []
     assert invitee_problems == []
