@@ -103,7 +103,12 @@ def expected_records(
         include = spf_include.rstrip(".").lower()
         if existing_spf and existing_spf.split()[:1] and existing_spf.split()[0].lower() == "v=spf1":
             value = spf_merge(existing_spf, include)
-            why = SPF_WHY + " Your domain already has one: this is it with our include merged in; replace it."
+            if value == f"v=spf1 include:{include} ~all":
+                why = SPF_WHY
+            elif value == " ".join(existing_spf.split()):
+                why = SPF_WHY + " Your domain's SPF record already includes ours: keep it as it is."
+            else:
+                why = SPF_WHY + " Your domain already has one: this is it with our include merged in; replace it."
         else:
             value = f"v=spf1 include:{include} ~all"
             why = SPF_WHY

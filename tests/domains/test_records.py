@@ -92,3 +92,18 @@ def test_dmarc_without_a_report_address() -> None:
 ])
 def test_spf_merge(existing: str, merged: str) -> None:
     assert spf_merge(existing, "spf.x.test.") == merged
+
+
+@pytest.mark.parametrize(
+    ("existing", "value", "says"),
+    [
+        ("v=spf1 include:spf.mailsetup.test ~all", "v=spf1 include:spf.mailsetup.test ~all", None),
+        ("v=spf1 mx include:spf.mailsetup.test -all", "v=spf1 mx include:spf.mailsetup.test -all", "already includes ours"),
+        ("v=spf1 mx -all", "v=spf1 mx include:spf.mailsetup.test -all", "merged in"),
+    ],
+)
+def test_the_spf_explanation_says_merge_only_when_something_was_merged(existing, value, says) -> None:  # noqa: ANN001
+    spf = next(r for r in _records(existing_spf=existing) if r.key == "spf")
+    assert spf.value == value
+    assert ("merged in" in spf.why) == (says == "merged in")
+    assert ("already includes ours" in spf.why) == (says == "already includes ours")
