@@ -1,4 +1,4 @@
-// mailsetup's only script: copy buttons, and closing open menus on outside clicks. No inline script anywhere.
+// mailsetup's only script: copy and download buttons, and closing open menus on outside clicks. No inline script anywhere.
 (function () {
   "use strict";
 
@@ -64,5 +64,25 @@
   document.addEventListener("submit", function (event) {
     var message = event.target.dataset && event.target.dataset.confirm;
     if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  // Download a snippet shown on the page as a file: <button data-download-target="#snippet-python" data-filename="send.py">.
+  // Built here from the page's text, so that a secret shown once never goes into a URL or back to the server.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-download-target]");
+    if (!button) return;
+    var target = document.querySelector(button.dataset.downloadTarget);
+    if (!target) return;
+    event.preventDefault();
+    var url = URL.createObjectURL(new Blob([target.textContent], { type: "text/plain;charset=utf-8" }));
+    var link = document.createElement("a");
+    link.href = url;
+    link.download = button.dataset.filename || "snippet.txt";
+    link.hidden = true;
+    document.body.appendChild(link);
+    link.click();
+    document.body.removeChild(link);
+    // Revoked a moment later: revoking at once can cancel the download in some browsers.
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
   });
 })();

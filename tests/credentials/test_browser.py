@@ -1,5 +1,6 @@
 """In a real Chromium: issue a credential, copy the Python snippet with its copy button, run what was copied
-against the loopback SMTP server; the reveal does not survive a reload; the snippet tabs switch with htmx."""
+against the loopback SMTP server; the reveal does not survive a reload; the snippet tabs switch with htmx.
+The reveal's download button saves the snippet, secret included, from the page itself (a blob: URL)."""
 
 from __future__ import annotations
 
@@ -88,19 +89,25 @@ def test_copy_the_python_snippet_from_the_reveal_and_send_with_it(
         connections.close_all()
 
 
+def issue_in_browser(page: Any, live_server: Any, team: Team, *, screenshots: bool = False) -> str:
+    """Issue a credential through the pages; returns the secret shown on the reveal page, where it leaves `page`."""
+    page.goto(f"{live_server.url}/t/{team.slug}/credentials/")
+    page.get_by_role("link", name="Issue a credential").click()
+    page.get_by_label("Label").fill("Payroll system")
+    if screenshots:
+        page.screenshot(path=str(SCREENSHOTS / "credential-issue.png"), full_page=True)
+    page.get_by_role("button", name="Issue credential").click()
+    page.wait_for_url("**/reveal/")
+    return page.get_by_test_id("secret").inner_text()
+
+
 def copy_and_send(live_server: Any, smtp: RunningSMTPServer, new_context: Any, teammate: User, team: Team) -> None:
     make_domain(team, "acme.test")
     page = logged_in_context(new_context, live_server, teammate).new_page()
     problems = watch_console(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    page.goto(f"{live_server.url}/t/{team.slug}/credentials/")
-    page.get_by_role("link", name="Issue a credential").click()
-    page.get_by_label("Label").fill("Payroll system")
-    page.screenshot(path=str(SCREENSHOTS / "credential-issue.png"), full_page=True)
-    page.get_by_role("button", name="Issue credential").click()
-    page.wait_for_url("**/reveal/")
-    secret = page.get_by_test_id("secret").inner_text()
+    secret = issue_in_browser(page, live_server, team, screenshots=True)
     page.screenshot(path=str(SCREENSHOTS / "credential-reveal.png"))
 
     button = page.locator('button[data-copy-target="#snippet-python"]')
@@ -129,4 +136,30 @@ def copy_and_send(live_server: Any, smtp: RunningSMTPServer, new_context: Any, t
     page.screenshot(path=str(SCREENSHOTS / "credential-detail.png"), full_page=True)
     page.goto(f"{live_server.url}/t/{team.slug}/credentials/")
     page.screenshot(path=str(SCREENSHOTS / "credential-list.png"), full_page=True)
+    assert problems == []
+
+
+def test_it_downloads_the_python_snippet_with_the_secret_from_the_reveal(live_server, new_context, teammate, team) -> None:
+    try:
+        download_from_reveal(live_server, new_context, teammate, team)
+    finally:
+        connections.close_all()  # as above: the connection opened while Playwright ran
+
+
+def download_from_reveal(live_server: Any, new_context: Any, teammate: User, team: Team) -> None:
+    make_domain(team, "acme.test")
+    page = logged_in_context(new_context, live_server, teammate).new_page()
+    problems = watch_console(page)
+    secret = issue_in_browser(page, live_server, team)
+    shown = page.locator("#snippet-python").text_content()
+    assert f'SMTP_PASSWORD = "{secret}"' in shown
+
+    with page.expect_download() as caught:
+        page.locator('button[data-download-target="#snippet-python"]').click()
+    download = caught.value
+    assert download.suggested_filename == "send_mail.py"
+    # Made in the page from its own text: the secret is in no URL the server could see or log.
+    assert download.url.startswith("blob:")
+    assert secret not in download.url
+    assert Path(download.path()).read_text(encoding="utf-8") == shown
     assert problems == []
