@@ -15,6 +15,7 @@ from celery import Celery
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from kombu import Connection
 
 from domains.models import Domain, DomainStatus, RecordCheck
 from domains.services import _dkim_keys_create, domain_create, records_for
@@ -112,6 +113,9 @@ def test_a_worker_killed_mid_check_leaves_the_domain_due_again(
         concurrency=1,
         extra_env={
             "MAILSETUP_VAR_DIR": str(var_dir),
+            # Its own queue on every broker: under make test-prod the session broker is Redis, shared with the
+            # session worker; the filesystem queue in its var dir is where the sender below puts the check.
+            "CELERY_BROKER_URL": "filesystem://",
             "MAILSETUP_DNS_RESOLVERS": f"127.0.0.1:{silent.getsockname()[1]}",
             "MAILSETUP_DNS_TIMEOUT": "60",
         },
@@ -130,7 +134,10 @@ def test_a_worker_killed_mid_check_leaves_the_domain_due_again(
             "store_processed": False,
             "control_folder": str(queue / "control"),
         }
-        sender.send_task("domains.tasks.check_domain", args=[domain.pk])
+        # An explicit connection: Celery lets a CELERY_BROKER_URL in the environment (Redis under make test-prod)
+        # override the app's broker.
+        with Connection("filesystem://", transport_options=sender.conf.broker_transport_options) as connection:
+            sender.send_task("domains.tasks.check_domain", args=[domain.pk], connection=connection)
         log = Path(settings.VAR_DIR) / "worker-doomed.log"
         wait_for(
             lambda: b"check_domain" in log.read_bytes() and b"received" in log.read_bytes(),
