@@ -7,6 +7,7 @@ public key (RFC 8463 4.2). Private keys leave here as PKCS#8 PEM, and go straigh
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,16 +83,25 @@ def dkim_record(algorithm: str, public_key: str) -> str:
     return f"v=DKIM1; k={algorithm}; p={public_key}"
 
 
-def new_selector(algorithm: str, *, now: datetime, taken: Iterable[str] = ()) -> str:
-    """A selector that says when and what: "ms202612a" (RSA) or "ms202612e" (Ed25519), with a number if taken.
+# RFC 4648 base32 in lowercase: letters and digits only, so every selector is a plain DNS label.
+SELECTOR_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+SELECTOR_RANDOM_CHARS = 4
 
-    Always a valid DNS label: lowercase letters and digits, well under 63 octets.
+
+def _random_part() -> str:
+    return "".join(secrets.choice(SELECTOR_ALPHABET) for _ in range(SELECTOR_RANDOM_CHARS))
+
+
+def new_selector(algorithm: str, *, now: datetime, taken: Iterable[str] = ()) -> str:
+    """A selector that says when, then four random characters, then what: "ms202612" + e.g. "k7qz" + "a" (RSA)
+    or "e" (Ed25519), drawn again while `taken`.
+
+    The random part keeps selectors apart across teams and installations: two teams adding the same domain in the
+    same month would otherwise publish at the same DNS name and overwrite each other's key (now 1 in ~10^6).
+    Always a valid DNS label: lowercase letters and digits, 13 octets.
     """
-    base = f"ms{now:%Y%m}{'e' if algorithm == ED25519 else 'a'}"
     taken = set(taken)
-    if base not in taken:
-        return base
-    number = 2
-    while f"{base}{number}" in taken:
-        number += 1
-    return f"{base}{number}"
+    while True:
+        selector = f"ms{now:%Y%m}{_random_part()}{'e' if algorithm == ED25519 else 'a'}"
+        if selector not in taken:
+            return selector

@@ -102,10 +102,15 @@ def test_private_keys_are_pkcs8_pem_and_stay_out_of_repr() -> None:
 
 def test_selectors_say_when_and_what_and_are_valid_labels() -> None:
     now = datetime(2026, 12, 3)
-    assert new_selector(RSA, now=now) == "ms202612a"
-    assert new_selector(ED25519, now=now) == "ms202612e"
-    assert new_selector(RSA, now=now, taken={"ms202612a"}) == "ms202612a2"
-    assert new_selector(RSA, now=now, taken={"ms202612a", "ms202612a2"}) == "ms202612a3"
+    assert re.fullmatch(r"ms202612[a-z2-7]{4}a", new_selector(RSA, now=now))
+    assert re.fullmatch(r"ms202612[a-z2-7]{4}e", new_selector(ED25519, now=now))
+    assert len({new_selector(RSA, now=now) for _ in range(50)}) > 45  # random, not one per month
+
+
+def test_a_taken_selector_is_drawn_again(monkeypatch) -> None:
+    draws = iter(["aaaa", "aaaa", "bbbb"])
+    monkeypatch.setattr("domains.dkim._random_part", lambda: next(draws))
+    assert new_selector(RSA, now=datetime(2026, 12, 3), taken={"ms202612aaaaa"}) == "ms202612bbbba"
 
 
 def test_it_refuses_unknown_algorithms_and_sizes() -> None:
