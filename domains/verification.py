@@ -300,17 +300,48 @@ def domain_check_now(*, domain: Domain, actor: User | None, now: datetime | None
     return domain
 
 
+# A check this close counts as due: the page polls a little before, so the result shows without delay.
+POLL_AHEAD = timedelta(seconds=15)
+
+
+def _scheduled_delays(domain: Domain) -> set[timedelta]:
+    """The waits the last check of `domain` may have chosen before the next (as domain_record_check does)."""
+    if domain.status == DomainStatus.VERIFIED:
+        return {timedelta(seconds=settings.MAILSETUP_CHECK_VERIFIED_INTERVAL), backoff_delay(timedelta(0))}
+    if domain.trouble_since is None or domain.last_checked_at is None:
+        return set()
+    return {backoff_delay(domain.last_checked_at - domain.trouble_since)}
+
+
+def _leased(domain: Domain, now: datetime) -> bool:
+    """Whether a claim holds the domain and its check has not reported yet.
+
+    A claim moves next_check_at to (claim time + MAILSETUP_CHECK_LEASE), so next_check_at - LEASE is when it was
+    claimed: not before the last check and not in the future. A domain merely scheduled fits that too when its
+    next check is less than LEASE away, unless its next check is exactly where its last check put it.
+    """
+    if domain.next_check_at is None or domain.last_checked_at is None:
+        return False
+    claimed_at = domain.next_check_at - timedelta(seconds=settings.MAILSETUP_CHECK_LEASE)
+    if not domain.last_checked_at <= claimed_at <= now:
+        return False
+    return domain.next_check_at - domain.last_checked_at not in _scheduled_delays(domain)
+
+
 def domain_check_in_progress(domain: Domain, now: datetime | None = None) -> bool:
-    """Whether the page should keep polling: while the domain is pending or degraded (its checks keep coming,
-    and someone is probably fixing records), and on any domain while a check is due or a Check now runs."""
+    """Whether the page should keep polling: while a check is due or running. Not while the next check is still
+    a while away, even on a pending domain (its backoff reaches an hour): the panel says when it comes instead."""
     now = now or timezone.now()
     if domain.status == DomainStatus.FAILED:
         return False
-    if domain.status in (DomainStatus.PENDING, DomainStatus.DEGRADED) or domain.last_checked_at is None:
-        return True
+    if domain.last_checked_at is None:
+        return True  # the first check is queued or running
     if domain.check_now_requested_at and domain.check_now_requested_at > domain.last_checked_at:
-        return True
-    return domain.next_check_at is not None and domain.next_check_at <= now
+        return True  # a Check now has not reported yet
+    if domain.next_check_at is None:
+        return False
+    # Due (or about to be), or claimed by a worker: a poll landing during a claim's lease must not stop polling.
+    return domain.next_check_at <= now + POLL_AHEAD or _leased(domain, now)
 
 
 # ---- what the domain page shows about checking

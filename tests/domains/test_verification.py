@@ -215,21 +215,30 @@ def test_check_now_restarts_a_failed_domain(new_domain, owner) -> None:
     assert AuditEvent.objects.filter(action="domain.restarted", target=domain.name).count() == 1
 
 
-def test_polling_goes_on_while_pending_or_degraded_and_stops_once_verified(dns_server, new_domain) -> None:
+def test_polling_goes_on_while_a_check_is_due_or_claimed_whatever_the_state(dns_server, new_domain, settings) -> None:
+    settings.MAILSETUP_CHECK_LEASE = 300
     domain = new_domain("poll")
     assert domain_check_in_progress(domain)  # never checked
     domain = domain_check(domain_id=domain.pk)
     assert domain.status == DomainStatus.PENDING
-    assert domain_check_in_progress(domain)  # pending: its next check is coming, claimed or not
+    assert not domain_check_in_progress(domain)  # pending, but its next check is a minute away
+    assert domain_check_in_progress(domain, domain.next_check_at - timedelta(seconds=10))  # due in a moment
+    claimed_at = domain.next_check_at + timedelta(seconds=5)
+    assert domains_claim_due(now=claimed_at) == [domain.pk]
+    domain.refresh_from_db()
+    assert domain_check_in_progress(domain, claimed_at + timedelta(seconds=20))  # a worker holds it: keep polling
 
     publish_all(dns_server, domain)
     domain = domain_check(domain_id=domain.pk)
+    assert domain.status == DomainStatus.VERIFIED
     assert not domain_check_in_progress(domain)
+    assert not domain_check_in_progress(domain, domain.next_check_at - timedelta(seconds=200))  # within a lease of it
 
     dns_server.remove(records_for(domain)[0].fqdn, "TXT")
     domain = domain_check(domain_id=domain.pk)
     assert domain.status == DomainStatus.DEGRADED
-    assert domain_check_in_progress(domain)
+    assert not domain_check_in_progress(domain)
+    assert domain_check_in_progress(domain, domain.next_check_at)
 
 
 def test_the_command_prints_the_table(dns_server, new_domain, capsys) -> None:
