@@ -51,6 +51,8 @@ class Domain(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     check_now_requested_at = models.DateTimeField(null=True, blank=True)
+    # When beat last claimed this domain for a check (the claim also moves next_check_at a lease ahead).
+    claimed_at = models.DateTimeField(null=True, blank=True)
     # Start of the current unsuccessful stretch (pending or degraded); failed after 72 h of it.
     trouble_since = models.DateTimeField(null=True, blank=True)
 

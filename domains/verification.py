@@ -172,6 +172,8 @@ def domain_record_check(
         if new == DomainStatus.FAILED:
             next_at = None
     updates: dict[str, object] = {"last_checked_at": now, "next_check_at": next_at, "trouble_since": trouble_since}
+    if domain.claimed_at is not None and domain.claimed_at <= now:
+        updates["claimed_at"] = None  # this check answers that claim (a later claim stays open)
     if new != old:
         updates["status"] = new
         updates["status_changed_at"] = now
@@ -256,7 +258,7 @@ def domains_claim_due(*, now: datetime | None = None, limit: int = 500) -> list[
     )
     claimed = []
     for pk, due_at in due:
-        if Domain.objects.filter(pk=pk, next_check_at=due_at).update(next_check_at=lease_until) == 1:
+        if Domain.objects.filter(pk=pk, next_check_at=due_at).update(next_check_at=lease_until, claimed_at=now) == 1:
             claimed.append(pk)
     return claimed
 
@@ -304,28 +306,11 @@ def domain_check_now(*, domain: Domain, actor: User | None, now: datetime | None
 POLL_AHEAD = timedelta(seconds=15)
 
 
-def _scheduled_delays(domain: Domain) -> set[timedelta]:
-    """The waits the last check of `domain` may have chosen before the next (as domain_record_check does)."""
-    if domain.status == DomainStatus.VERIFIED:
-        return {timedelta(seconds=settings.MAILSETUP_CHECK_VERIFIED_INTERVAL), backoff_delay(timedelta(0))}
-    if domain.trouble_since is None or domain.last_checked_at is None:
-        return set()
-    return {backoff_delay(domain.last_checked_at - domain.trouble_since)}
-
-
 def _leased(domain: Domain, now: datetime) -> bool:
-    """Whether a claim holds the domain and its check has not reported yet.
-
-    A claim moves next_check_at to (claim time + MAILSETUP_CHECK_LEASE), so next_check_at - LEASE is when it was
-    claimed: not before the last check and not in the future. A domain merely scheduled fits that too when its
-    next check is less than LEASE away, unless its next check is exactly where its last check put it.
-    """
-    if domain.next_check_at is None or domain.last_checked_at is None:
+    """Whether a worker's claim holds the domain: its check has not reported yet, nor outlived its lease."""
+    if domain.claimed_at is None:
         return False
-    claimed_at = domain.next_check_at - timedelta(seconds=settings.MAILSETUP_CHECK_LEASE)
-    if not domain.last_checked_at <= claimed_at <= now:
-        return False
-    return domain.next_check_at - domain.last_checked_at not in _scheduled_delays(domain)
+    return now < domain.claimed_at + timedelta(seconds=settings.MAILSETUP_CHECK_LEASE)
 
 
 def domain_check_in_progress(domain: Domain, now: datetime | None = None) -> bool:

@@ -223,9 +223,12 @@ def test_polling_goes_on_while_a_check_is_due_or_claimed_whatever_the_state(dns_
     assert domain.status == DomainStatus.PENDING
     assert not domain_check_in_progress(domain)  # pending, but its next check is a minute away
     assert domain_check_in_progress(domain, domain.next_check_at - timedelta(seconds=10))  # due in a moment
-    claimed_at = domain.next_check_at + timedelta(seconds=5)
+    # The minute passes: the domain falls due and beat claims it.
+    Domain.objects.filter(pk=domain.pk).update(next_check_at=timezone.now() - timedelta(seconds=1))
+    claimed_at = timezone.now()
     assert domains_claim_due(now=claimed_at) == [domain.pk]
     domain.refresh_from_db()
+    assert domain.next_check_at > claimed_at + timedelta(seconds=200)  # leased: not due, yet...
     assert domain_check_in_progress(domain, claimed_at + timedelta(seconds=20))  # a worker holds it: keep polling
 
     publish_all(dns_server, domain)
