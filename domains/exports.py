@@ -10,6 +10,8 @@ from .records import ExpectedRecord
 
 TTL = 3600
 MAX_TXT_STRING = 255  # octets in one <character-string> (RFC 1035 3.3)
+# DKIM key rotation, said in the zone's comments: which key to add now, which to remove later.
+ROTATION_NOTE = {"next": "new key: publish now", "retiring": "previous key: keep for now, remove later"}
 
 
 def _quote(chunk: bytes) -> str:
@@ -38,7 +40,8 @@ def zone_fragment(domain: str, records: Iterable[ExpectedRecord], *, ttl: int = 
     lines = [f"; DNS records for {domain} from mailsetup. Fully qualified names; TTL {ttl}."]
     for record in records:
         owner = f"{record.fqdn}."
-        comment = f"; {record.purpose} ({'required' if record.required else 'recommended'})"
+        note = ROTATION_NOTE.get(record.rotation) or ("required" if record.required else "recommended")
+        comment = f"; {record.purpose} ({note})"
         if record.rtype == "TXT":
             data = " ".join(txt_strings(record.value))
         elif record.rtype == "CNAME":

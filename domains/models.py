@@ -81,6 +81,24 @@ class DkimAlgorithm(models.TextChoices):
     ED25519 = "ed25519", "Ed25519"
 
 
+class DkimKeyState(models.TextChoices):
+    # Rotation through two selectors (domains.services.dkim_rotation_start): a new key is published first ("next"),
+    # signs once DNS shows it ("active"), and the old one stays published a while for mail already sent.
+    NEXT = "next", "Next (published, not signing yet)"
+    ACTIVE = "active", "Active (signing)"
+    RETIRING = "retiring", "Retiring (still published)"
+    RETIRED = "retired", "Retired"
+
+
+class DkimKeyQuerySet(models.QuerySet["DkimKey"]):
+    def signing(self) -> DkimKeyQuerySet:
+        return self.filter(state=DkimKeyState.ACTIVE)
+
+    def published(self) -> DkimKeyQuerySet:
+        """The keys whose records are expected in DNS: next, active and retiring."""
+        return self.exclude(state=DkimKeyState.RETIRED)
+
+
 class DkimKey(models.Model):
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="dkim_keys")
     selector = models.CharField(max_length=63)
@@ -89,8 +107,12 @@ class DkimKey(models.Model):
     public_key = models.TextField()  # base64, the p= value of the record
     # Fernet token under MAILSETUP_ENCRYPTION_KEYS; see domains/crypto.py. Never the plaintext.
     private_key_encrypted = models.BinaryField()
-    active = models.BooleanField(default=True)
+    state = models.CharField(max_length=10, choices=DkimKeyState.choices, default=DkimKeyState.ACTIVE)
+    # Set when the key starts retiring: its record may be removed (and the key retired) after this.
+    retire_after = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DkimKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -98,6 +120,10 @@ class DkimKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.selector}._domainkey.{self.domain_id}"
+
+    @property
+    def is_signing(self) -> bool:
+        return self.state == DkimKeyState.ACTIVE
 
 
 class CheckStatus(models.TextChoices):

@@ -6,6 +6,7 @@ Knows nothing of Django models: callers pass plain values, so it is testable wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class ExpectedRecord:
     value: str  # the whole value to publish (TXT as one unsplit string)
     required: bool
     why: str  # one sentence on why the record exists
+    # DKIM key rotation: "next" (a new key to publish now), "retiring" (an old key to remove later), else "".
+    rotation: str = ""
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,19 @@ class DkimPublic:
     selector: str
     algorithm: str  # "rsa" or "ed25519"
     public_key: str  # base64: SubjectPublicKeyInfo (RSA) or the raw 32-byte key (Ed25519)
+    state: str = "active"  # domains.models.DkimKeyState: "next", "active" or "retiring" (retired keys are not passed)
+    retire_after: datetime | None = None  # retiring keys: when their record may go
 
 
 DKIM_WHY = "Receivers use this public key to check the DKIM signature we add to every message you send."
+DKIM_NEXT_WHY = (
+    "New key (rotation): publish this new key now, beside the current one; we switch signing to it once we find "
+    "it in DNS. Until then it is not required."
+)
+DKIM_RETIRING_WHY = (
+    "Previous key (rotation): we no longer sign with it, but mail signed before the switch still needs it. "
+    "Keep it until {until}, then remove it."
+)
 RETURN_PATH_WHY = (
     "Bounces come back to us through this name, and it aligns the envelope sender with your domain for SPF."
 )
@@ -73,8 +86,16 @@ def expected_records(
     """Every record the domain must (or should) publish, in the order a person would add them."""
     domain = domain.rstrip(".").lower()
     records = []
-    for key in dkim:
+    # Signing keys first, then a rotation's new keys, then the keys on their way out.
+    order = {"active": 0, "next": 1, "retiring": 2}
+    for key in sorted(dkim, key=lambda k: order.get(k.state, 0)):
         host = f"{key.selector}._domainkey"
+        why = DKIM_WHY if key.algorithm == "rsa" else DKIM_WHY + " (Ed25519, beside RSA: RFC 8463)"
+        if key.state == "next":
+            why = DKIM_NEXT_WHY
+        elif key.state == "retiring":
+            until = f"{key.retire_after.day} {key.retire_after:%b %Y}" if key.retire_after else "the rotation ends"
+            why = DKIM_RETIRING_WHY.format(until=until)
         records.append(
             ExpectedRecord(
                 key=f"dkim:{key.selector}",
@@ -83,8 +104,10 @@ def expected_records(
                 host=host,
                 fqdn=_fqdn(host, domain),
                 value=f"v=DKIM1; k={key.algorithm}; p={key.public_key}",
-                required=True,
-                why=DKIM_WHY if key.algorithm == "rsa" else DKIM_WHY + " (Ed25519, beside RSA: RFC 8463)",
+                # Only signing keys decide the domain's status: a new key not found yet never degrades it.
+                required=key.state == "active",
+                why=why,
+                rotation=key.state if key.state in ("next", "retiring") else "",
             )
         )
     records.append(

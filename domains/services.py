@@ -21,7 +21,7 @@ from mailsetup.models import Team, User
 
 from . import dkim
 from .crypto import encrypt_private_key
-from .models import CheckStatus, DkimKey, DkimKeyType, Domain, RecordCheck, ShareLink
+from .models import CheckStatus, DkimKey, DkimKeyState, DkimKeyType, Domain, RecordCheck, ShareLink
 from .names import normalize_domain
 from .records import DkimPublic, ExpectedRecord, expected_records
 
@@ -34,7 +34,7 @@ KEY_PLAN: dict[str, list[tuple[str, int | None]]] = {
 SHARE_LINK_DAYS = 7
 
 
-def _dkim_keys_create(*, domain: Domain, key_type: str) -> list[DkimKey]:
+def _dkim_keys_create(*, domain: Domain, key_type: str, state: str = DkimKeyState.ACTIVE) -> list[DkimKey]:
     now = timezone.now()
     taken = set(DkimKey.objects.filter(domain=domain).values_list("selector", flat=True))
     keys = []
@@ -50,6 +50,7 @@ def _dkim_keys_create(*, domain: Domain, key_type: str) -> list[DkimKey]:
                 bits=generated.bits,
                 public_key=generated.public_key,
                 private_key_encrypted=encrypt_private_key(generated.private_pem),
+                state=state,
             )
         )
     return keys
@@ -97,6 +98,57 @@ def domain_delete(*, domain: Domain, actor: User | None) -> None:
     domain.delete()
 
 
+# ---- DKIM key rotation: next (published, not signing) -> active -> retiring -> retired
+
+
+class DkimRotationRefused(Exception):
+    """A rotation cannot start now; str() is the message for the page."""
+
+
+@transaction.atomic
+def dkim_rotation_start(*, domain: Domain, actor: User | None) -> list[DkimKey]:
+    """New key(s) for `domain`, one per algorithm it signs with, published beside the current ones ("next").
+
+    Signing moves to them in domains.verification once a check finds every new record in DNS, so there is no
+    moment when mail is signed with a key that receivers cannot find.
+    """
+    from .verification import backoff_delay
+
+    # Locked: two rotations started at once must not both pass the "in progress" test.
+    domain = Domain.objects.select_for_update().select_related("team").get(pk=domain.pk)
+    if not domain.is_verified:
+        raise DkimRotationRefused(
+            f"{domain.name} is not verified yet: its first DKIM keys are not in use until their records are found "
+            "in DNS. Publish the records below; rotate once the domain is verified."
+        )
+    if domain.dkim_keys.filter(state=DkimKeyState.NEXT).exists():
+        raise DkimRotationRefused(
+            f"A DKIM key rotation of {domain.name} is already in progress: publish the new key's record shown below; "
+            "signing switches to it once we find it."
+        )
+    old = list(domain.dkim_keys.signing().values_list("selector", flat=True))
+    keys = _dkim_keys_create(domain=domain, key_type=domain.dkim_key_type, state=DkimKeyState.NEXT)
+    # Look for the new records soon rather than at the next daily check (the back-off then takes over).
+    now = timezone.now()
+    soon = now + backoff_delay(timedelta(0))
+    if domain.next_check_at is None or domain.next_check_at > soon:
+        Domain.objects.filter(pk=domain.pk).update(next_check_at=soon)
+        domain.next_check_at = soon
+    audit(
+        team=domain.team,
+        actor=actor,
+        action="domain.dkim_rotation_started",
+        target=domain.name,
+        selectors=[key.selector for key in keys],
+        replacing=old,
+    )
+    return keys
+
+
+def dkim_rotation_in_progress(domain: Domain) -> bool:
+    return domain.dkim_keys.filter(state=DkimKeyState.NEXT).exists()
+
+
 # ---- the records to publish
 
 
@@ -109,15 +161,25 @@ def _existing_spf(check: RecordCheck | None) -> str | None:
 
 
 def records_for(domain: Domain, *, checks: dict[str, RecordCheck] | None = None) -> list[ExpectedRecord]:
-    """The records `domain` must publish now, from the operator's settings and the domain's active keys."""
+    """The records `domain` must publish now, from the operator's settings and the domain's published keys
+    (signing keys, a rotation's next keys and retiring keys; never retired ones)."""
     if checks is None:
         spf_check = RecordCheck.objects.filter(domain=domain, key="spf").first()
     else:
         spf_check = checks.get("spf")
-    keys = [key for key in domain.dkim_keys.all() if key.active]
+    keys = [key for key in domain.dkim_keys.all() if key.state != DkimKeyState.RETIRED]
     return expected_records(
         domain=domain.name,
-        dkim=[DkimPublic(selector=k.selector, algorithm=k.algorithm, public_key=k.public_key) for k in keys],
+        dkim=[
+            DkimPublic(
+                selector=k.selector,
+                algorithm=k.algorithm,
+                public_key=k.public_key,
+                state=k.state,
+                retire_after=k.retire_after,
+            )
+            for k in keys
+        ],
         return_path_label=domain.return_path_label,
         return_path_host=settings.MAILSETUP_RETURN_PATH_HOST,
         spf_include=settings.MAILSETUP_SPF_INCLUDE,
@@ -132,9 +194,10 @@ def domain_record_rows(domain: Domain) -> list[tuple[ExpectedRecord, RecordCheck
     return [(record, checks.get(record.key)) for record in records_for(domain, checks=checks)]
 
 
-def records_expected_count(active_keys: int) -> int:
-    """How many records a domain with this many active DKIM keys has: keys, return path, SPF if set, DMARC."""
-    return active_keys + 1 + (1 if settings.MAILSETUP_SPF_INCLUDE else 0) + 1
+def records_expected_count(published_keys: int) -> int:
+    """How many records a domain with this many published DKIM keys (next, active, retiring) has: keys, return
+    path, SPF if set, DMARC."""
+    return published_keys + 1 + (1 if settings.MAILSETUP_SPF_INCLUDE else 0) + 1
 
 
 def _count(queryset: QuerySet) -> Coalesce:
@@ -143,10 +206,10 @@ def _count(queryset: QuerySet) -> Coalesce:
 
 
 def domains_with_summary(team: Team) -> QuerySet[Domain]:
-    """The team's domains, each with `passing` and `active_keys` counted in the same query (no N+1)."""
+    """The team's domains, each with `passing` and `published_keys` counted in the same query (no N+1)."""
     return Domain.objects.for_team(team).annotate(
         passing=_count(RecordCheck.objects.filter(domain=OuterRef("pk"), status=CheckStatus.PASS)),
-        active_keys=_count(DkimKey.objects.filter(domain=OuterRef("pk"), active=True)),
+        published_keys=_count(DkimKey.objects.published().filter(domain=OuterRef("pk"))),
     )
 
 

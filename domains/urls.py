@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:domain_id>/share/", views.share_link_create, name="share_create"),
     path("<int:domain_id>/share/<int:link_id>/revoke/", views.share_link_revoke, name="share_revoke"),
     path("<int:domain_id>/check/", views.domain_check_now, name="check_now"),
+    path("<int:domain_id>/dkim/rotate/", views.dkim_rotate, name="dkim_rotate"),
 ]

@@ -30,7 +30,7 @@ from mailsetup.models import Membership, Role, User
 from .checks import CheckResult, check_all
 from .crypto import KeyDecryptionError, decrypt_private_key
 from .dns import Resolver, run_sync
-from .models import CheckStatus, Domain, DomainStatus, RecordCheck, RecordHistory
+from .models import CheckStatus, DkimKey, DkimKeyState, Domain, DomainStatus, RecordCheck, RecordHistory
 from .names import organizational_domain
 from .records import ExpectedRecord
 
@@ -63,10 +63,9 @@ def backoff_delay(elapsed: timedelta) -> timedelta:
 
 
 def _private_keys(domain: Domain) -> dict[str, bytes]:
+    """The signing (active) keys only: the DKIM proof signs as our mail is signed."""
     keys = {}
-    for key in domain.dkim_keys.all():
-        if not key.active:
-            continue
+    for key in domain.dkim_keys.signing():
         try:
             keys[key.selector] = decrypt_private_key(bytes(key.private_key_encrypted))
         except KeyDecryptionError:
@@ -134,6 +133,63 @@ def _record_results(domain: Domain, records: list[ExpectedRecord], results: list
     RecordCheck.objects.filter(domain=domain).exclude(key__in=[record.key for record in records]).delete()
 
 
+def _dkim_rotation_advance(
+    domain: Domain, records: list[ExpectedRecord], statuses: dict[str, str], now: datetime
+) -> None:
+    """Move a rotation on after a check (the domain's row is locked by the caller).
+
+    Every next key's record was checked and passes: the next keys sign from now on, the previous signing keys
+    retire (kept published until MAILSETUP_DKIM_RETIRE_AFTER). Retiring keys past that time are retired.
+    """
+    keys = list(DkimKey.objects.filter(domain=domain).exclude(state=DkimKeyState.RETIRED))
+    checked = {record.key for record in records}
+    upcoming = [key for key in keys if key.state == DkimKeyState.NEXT]
+    # A rotation started after this check read the records is not judged by it: its keys were not looked up.
+    if upcoming and all(
+        f"dkim:{key.selector}" in checked and statuses.get(f"dkim:{key.selector}") == CheckStatus.PASS for key in upcoming
+    ):
+        retire_after = now + timedelta(seconds=settings.MAILSETUP_DKIM_RETIRE_AFTER)
+        previous = [key for key in keys if key.state == DkimKeyState.ACTIVE]
+        DkimKey.objects.filter(pk__in=[key.pk for key in previous]).update(
+            state=DkimKeyState.RETIRING, retire_after=retire_after
+        )
+        DkimKey.objects.filter(pk__in=[key.pk for key in upcoming]).update(state=DkimKeyState.ACTIVE)
+        audit(
+            team=domain.team,
+            actor=None,
+            action="domain.dkim_rotated",
+            target=domain.name,
+            signing=[key.selector for key in upcoming],
+            retiring=[key.selector for key in previous],
+            retire_after=retire_after.isoformat(),
+        )
+        extra = {
+            "signing": [key.selector for key in upcoming],
+            "retiring": [key.selector for key in previous],
+            "retire_after": retire_after,
+        }
+        transaction.on_commit(lambda: domain_notify(domain=domain, kind="dkim_rotated", results=[], extra=extra))
+    done = [key for key in keys if key.state == DkimKeyState.RETIRING and key.retire_after and key.retire_after <= now]
+    if done:
+        DkimKey.objects.filter(pk__in=[key.pk for key in done]).update(state=DkimKeyState.RETIRED)
+        # Not expected any more: its check goes now, so that no count of passing records includes it.
+        RecordCheck.objects.filter(domain=domain, key__in=[f"dkim:{key.selector}" for key in done]).delete()
+        audit(team=domain.team, actor=None, action="domain.dkim_retired", target=domain.name,
+              selectors=[key.selector for key in done])
+
+
+def _dkim_rotation_next_check(domain: Domain, now: datetime) -> datetime | None:
+    """When a rotation wants the domain checked again: soon while new keys wait to be found (with the back-off
+    since the rotation started), and when the first retiring key is due to retire."""
+    keys = list(DkimKey.objects.filter(domain=domain, state__in=[DkimKeyState.NEXT, DkimKeyState.RETIRING]))
+    times = []
+    upcoming = [key.created_at for key in keys if key.state == DkimKeyState.NEXT]
+    if upcoming:
+        times.append(now + backoff_delay(now - min(upcoming)))
+    times += [key.retire_after for key in keys if key.state == DkimKeyState.RETIRING and key.retire_after]
+    return max(min(times), now + timedelta(seconds=1)) if times else None
+
+
 @transaction.atomic
 def domain_record_check(
     *, domain_id: int, records: list[ExpectedRecord], results: list[CheckResult], now: datetime | None = None
@@ -151,6 +207,7 @@ def domain_record_check(
         return domain
     _record_results(domain, records, results, now)
     statuses = {result.key: result.status for result in results}
+    _dkim_rotation_advance(domain, records, statuses, now)
     required = [statuses.get(record.key, CheckStatus.ERROR) for record in records if record.required]
     old = domain.status
     new = next_state(old=old, required=required)
@@ -171,6 +228,9 @@ def domain_record_check(
             new = DomainStatus.FAILED
         if new == DomainStatus.FAILED:
             next_at = None
+    rotation_at = _dkim_rotation_next_check(domain, now) if next_at is not None else None
+    if rotation_at is not None and rotation_at < next_at:
+        next_at = rotation_at
     updates: dict[str, object] = {"last_checked_at": now, "next_check_at": next_at, "trouble_since": trouble_since}
     if domain.claimed_at is not None and domain.claimed_at <= now:
         updates["claimed_at"] = None  # this check answers that claim (a later claim stays open)
@@ -217,8 +277,11 @@ def _domain_url(domain: Domain) -> str:
         return settings.SITE_URL
 
 
-def domain_notify(*, domain: Domain, kind: str, results: list[CheckResult]) -> int:
-    """Email the team's owners and admins that `domain` became degraded, was restored or failed."""
+def domain_notify(
+    *, domain: Domain, kind: str, results: list[CheckResult], extra: dict[str, object] | None = None
+) -> int:
+    """Email the team's owners and admins that `domain` became degraded, was restored or failed, or that its
+    DKIM signing moved to new keys (kind "dkim_rotated", with the selectors in `extra`)."""
     recipients = list(
         Membership.objects.filter(team=domain.team, role__in=[Role.OWNER, Role.ADMIN], user__is_active=True).values_list(
             "user__email", flat=True
@@ -232,6 +295,7 @@ def domain_notify(*, domain: Domain, kind: str, results: list[CheckResult]) -> i
         "url": _domain_url(domain),
         "broken": [r for r in results if r.status in BROKEN],
         "results": results,
+        **(extra or {}),
     }
     subject = " ".join(render_to_string(f"domains/email/{kind}_subject.txt", context).split())
     body = render_to_string(f"domains/email/{kind}_body.txt", context)

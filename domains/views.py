@@ -15,7 +15,7 @@ from mailsetup.permissions import Perm, TeamAccess, get_team_object, team_view
 from . import services, verification
 from .exports import records_csv, zone_fragment
 from .forms import DomainCreateForm, DomainDeleteForm, ShareLinkForm
-from .models import Domain, ShareLink
+from .models import DkimKeyState, Domain, ShareLink
 
 PAGE_SIZE = 50
 
@@ -24,7 +24,7 @@ def _list_context(request: HttpRequest, access: TeamAccess, form: DomainCreateFo
     paginator = Paginator(services.domains_with_summary(access.team), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     for domain in page.object_list:
-        domain.expected_count = services.records_expected_count(domain.active_keys)
+        domain.expected_count = services.records_expected_count(domain.published_keys)
     return {"access": access, "team": access.team, "page": page, "form": form}
 
 
@@ -64,7 +64,11 @@ def domain_add(request: HttpRequest, access: TeamAccess) -> HttpResponse:
 
 def _detail_context(access: TeamAccess, domain: Domain, **extra: object) -> dict:
     links = list(domain.share_links.all()) if access.can_edit else []
+    keys = list(domain.dkim_keys.all())
     return {
+        "dkim_keys": [key for key in keys if key.state != DkimKeyState.RETIRED],
+        "previous_keys": [key for key in keys if key.state == DkimKeyState.RETIRED],
+        "rotation_in_progress": any(key.state == DkimKeyState.NEXT for key in keys),
         "access": access,
         "team": access.team,
         "domain": domain,
@@ -238,3 +242,28 @@ def domain_check_now(request: HttpRequest, access: TeamAccess, domain_id: int) -
     else:
         messages.success(request, f"Checking {domain.name} now.")
     return redirect(reverse("domains:detail", args=[access.team.slug, domain.pk]) + "#records-panel")
+
+
+# ---- DKIM key rotation
+
+
+@require_POST
+@team_view(Perm.EDIT)
+def dkim_rotate(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    """Start a rotation: new keys to publish beside the current ones; signing moves once DNS shows them."""
+    domain = _domain(access, domain_id)
+    try:
+        keys = services.dkim_rotation_start(domain=domain, actor=request.user)
+    except services.DkimRotationRefused as exc:
+        messages.warning(request, str(exc))
+    else:
+        selectors = ", ".join(key.selector for key in keys)
+        messages.success(
+            request,
+            f"New DKIM key{'s' if len(keys) != 1 else ''} ({selectors}): publish the record{'s' if len(keys) != 1 else ''} "
+            "marked “New key” below. We switch signing once we find them; the current key keeps signing until then.",
+        )
+    url = reverse("domains:detail", args=[access.team.slug, domain.pk]) + "#dkim-keys"
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)

@@ -295,3 +295,9 @@ MAILSETUP_CHECK_GIVE_UP_AFTER = envint("MAILSETUP_CHECK_GIVE_UP_AFTER", str(72 *
 MAILSETUP_CHECK_LEASE = envint("MAILSETUP_CHECK_LEASE", "300")
 MAILSETUP_CHECK_NOW_INTERVAL = envint("MAILSETUP_CHECK_NOW_INTERVAL", "10")
 CELERY_BEAT_SCHEDULE["enqueue-due-domain-checks"]["schedule"] = float(envint("MAILSETUP_CHECK_ENQUEUE_INTERVAL", "10"))
+
+# DKIM key rotation (domains.services.dkim_rotation_start): how long, in seconds, a replaced key stays published
+# (and expected) after signing moved to the new one, so that mail signed before the switch still verifies.
+MAILSETUP_DKIM_RETIRE_AFTER = envint("MAILSETUP_DKIM_RETIRE_AFTER", str(7 * 24 * 3600))
+if MAILSETUP_DKIM_RETIRE_AFTER < 0:
+    raise ImproperlyConfigured("MAILSETUP_DKIM_RETIRE_AFTER must be zero or more seconds.")

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from domains import services
-from domains.models import Domain, ShareLink
+from domains.models import DkimKey, Domain, DomainStatus, ShareLink
 from tests.matrix import EDITORS, EVERYONE, Ctx, Route, cases, check_route, make_ctx
 
 pytestmark = pytest.mark.django_db
@@ -14,6 +14,14 @@ pytestmark = pytest.mark.django_db
 
 def domain(ctx: Ctx) -> Domain:
     return Domain.objects.create(team=ctx.team, name="matrix.example", unicode_name="matrix.example")
+
+
+def verified_domain(ctx: Ctx) -> Domain:
+    """A verified domain with its key, so that a rotation starts (a pending one is refused with a message)."""
+    target = services.domain_create(team=ctx.team, name="rotate.example", actor=ctx.users["owner"],
+                                     dkim_key_type="rsa1024")
+    Domain.objects.filter(pk=target.pk).update(status=DomainStatus.VERIFIED)
+    return target
 
 
 def share_link(ctx: Ctx) -> ShareLink:
@@ -51,6 +59,10 @@ ROUTES = [
         EDITORS,
         ok=(302,),
     ),
+    Route("dkim-rotate", "POST",
+          lambda ctx: f"/t/{ctx.team.slug}/domains/{ctx.obj('verified', verified_domain).pk}/dkim/rotate/", EDITORS,
+          ok=(302,)),
+    Route("dkim-rotate-refused", "POST", domain_url("dkim/rotate/"), EDITORS, ok=(302,)),  # pending: a message, no 500
 ]
 
 
@@ -70,7 +82,10 @@ def test_a_viewer_changes_nothing(db: None) -> None:
     client.post(f"{base}{target.pk}/delete/", {"confirm": "matrix.example"})
     client.post(f"{base}{target.pk}/share/", {"days": "7"})
     client.post(f"{base}{target.pk}/share/{link.pk}/revoke/")
-    assert list(Domain.objects.values_list("name", flat=True)) == ["matrix.example"]
+    rotating = ctx.obj("verified", verified_domain)
+    client.post(f"{base}{rotating.pk}/dkim/rotate/")
+    assert list(Domain.objects.values_list("name", flat=True)) == ["matrix.example", "rotate.example"]
+    assert list(DkimKey.objects.filter(domain=rotating).values_list("state", flat=True)) == ["active"]
     assert ShareLink.objects.count() == 1
     link.refresh_from_db()
     assert link.revoked_at is None

@@ -112,14 +112,14 @@ def test_no_spf_record_is_expected_when_the_operator_sets_no_include(team, teamm
     assert services.records_expected_count(1) == 3
 
 
-def test_the_summary_counts_passing_records_and_active_keys(team, teammate) -> None:
+def test_the_summary_counts_passing_records_and_published_keys(team, teammate) -> None:
     domain = services.domain_create(team=team, name="example.com", actor=teammate, dkim_key_type=DkimKeyType.RSA2048_ED25519)
     RecordCheck.objects.create(domain=domain, key="spf", status=CheckStatus.PASS)
     RecordCheck.objects.create(domain=domain, key="dmarc", status=CheckStatus.PASS)
     RecordCheck.objects.create(domain=domain, key="return_path", status=CheckStatus.MISSING)
     row = services.domains_with_summary(team).get()
-    assert (row.passing, row.active_keys) == (2, 2)
-    assert services.records_expected_count(row.active_keys) == 5
+    assert (row.passing, row.published_keys) == (2, 2)
+    assert services.records_expected_count(row.published_keys) == 5
 
 
 def test_deleting_a_domain_removes_it_and_is_audited(team, teammate) -> None:
