@@ -4,6 +4,7 @@ visitor, with team A's own objects, with team B's objects under team A's slug, a
 Team B's every object carries MARKER. Whatever the URL, the marker never appears in a response to someone outside
 team B, nothing answers 500, and a URL that names team B's team or objects answers 404 to team A's members. New URL
 patterns join by themselves (read from the resolver); their parameters are filled by name (see `fill`).
+Every HTML page it gets also holds nothing the Content-Security-Policy would block (inline script, handler, style).
 """
 
 from __future__ import annotations
@@ -150,6 +151,15 @@ def url_for(pattern: Pattern, slug_of: Objects, ids_of: Objects) -> str:
     return url
 
 
+def csp_problems(html: str) -> list[str]:
+    """What the Content-Security-Policy (script-src 'self'; style-src 'self') would block in a page."""
+    problems = [f"inline script {tag[:60]}" for tag in re.findall(r"<script\b[^>]*>", html) if " src=" not in tag]
+    problems += [f"inline event handler {m[:40]}" for m in re.findall(r"<[^>]*\son[a-z]+=[^>]*>", html)]
+    problems += [f"inline style {m[:60]}" for m in re.findall(r"<[^>]*\sstyle=[^>]*>", html)]
+    problems += ["<style> element" for _ in re.findall(r"<style\b", html)]
+    return problems
+
+
 def test_the_crawl_sees_the_team_scoped_views(world: dict) -> None:
     # If the walk broke, the crawl below would pass by visiting nothing.
     names = {p.name for p in patterns()}
@@ -193,6 +203,8 @@ def test_no_page_leaks_another_teams_objects(world: dict) -> None:
                 location = response.headers.get("Location", "").replace(quote(url), "").replace(url, "")
                 if MARKER.encode() in body or MARKER in location:
                     failures.append(f"{where}, team B's marker in the response")
+                if status == 200 and response.get("Content-Type", "").startswith("text/html"):
+                    failures += [f"{where}: {problem}" for problem in csp_problems(body.decode())]
                 if variant == "own":
                     own_status[persona] = status
                     if persona == "stranger" and "team_slug" in pattern.params and status not in (404, 405):
