@@ -178,6 +178,9 @@ def test_no_page_leaks_another_teams_objects(world: dict) -> None:
     for persona, user in world["users"].items():
         clients[persona] = Client()
         clients[persona].force_login(user)
+    # htmx requests get fragments (named partials): the same rules hold for them.
+    clients["owner-htmx"] = Client(headers={"HX-Request": "true"})
+    clients["owner-htmx"].force_login(world["users"]["owner"])
 
     failures: list[str] = []
     visited = 0
