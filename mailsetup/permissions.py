@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 class Perm(enum.Enum):
     VIEW = "see domains, records, status, history, credentials and snippets"
-    EDIT = "add or delete domains, check now, share links, and issue, rotate or revoke credentials"
+    EDIT = "add or delete domains, check now, rotate DKIM keys, share links, and issue, rotate or revoke credentials"
     MANAGE = "invite and remove members, change roles, read the audit log and rename the team"
     OWN = "make or remove owners and delete the team"
 

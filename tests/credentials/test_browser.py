@@ -20,7 +20,7 @@ from credentials.models import Credential
 from mailsetup.models import Team, User
 from tests.conftest import need
 from tests.credentials.conftest import make_domain
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _running
 from tests.smtp_server import RunningSMTPServer
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls around it are still synchronous.
@@ -37,6 +37,22 @@ def new_context() -> Iterator[Any]:
     tests/e2e/conftest.py; importing that fixture here would start a second Playwright beside it.)"""
     need(os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
+
+    if "browser" in _running:
+        # A module run earlier (tests/domains/test_records_browser.py) holds the session Playwright open in this
+        # thread, and a second sync Playwright would fail: open contexts in its browser instead.
+        contexts: list[Any] = []
+
+        def _shared() -> Any:
+            context = _running["browser"].new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(15_000)
+            contexts.append(context)
+            return context
+
+        yield _shared
+        for context in contexts:
+            context.close()
+        return
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
