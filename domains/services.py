@@ -145,10 +145,6 @@ def dkim_rotation_start(*, domain: Domain, actor: User | None) -> list[DkimKey]:
     return keys
 
 
-def dkim_rotation_in_progress(domain: Domain) -> bool:
-    return domain.dkim_keys.filter(state=DkimKeyState.NEXT).exists()
-
-
 # ---- the records to publish
 
 
