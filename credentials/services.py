@@ -299,3 +299,62 @@ def authorized_sender(credential: Credential, address: str) -> bool:
     if not credential.all_domains:
         verified = verified.filter(credentials=credential)
     return verified.exists()
+
+
+# ---- the list page
+
+
+LIST_PAGE_SIZE = 50
+_PK_SLOT = 987654321  # stands in for a pk in a URL reversed once per page
+
+
+def _url_former(name: str, team_slug: str) -> Callable[[int], str]:
+    """A function pk -> URL of `name` for this team: one reverse() per page instead of one per row."""
+    from django.urls import reverse
+
+    head, tail = reverse(name, args=[team_slug, _PK_SLOT]).rsplit(str(_PK_SLOT), 1)
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def _day(value: datetime | None, fmt: str = "j M Y") -> str:
+    """What the template's |date:fmt shows (in the current time zone), computed in Python."""
+    from django.utils import dateformat
+
+    return "" if value is None else dateformat.format(timezone.localtime(value), fmt)
+
+
+def credential_list_page(team: Team, page_number: str | None):  # noqa: ANN201 - a Paginator Page
+    """One page of the team's credentials (newest first, by id within the same instant) with what each row shows
+    computed once here: status, dates, URLs, the domains it sends from."""
+    from django.core.paginator import Paginator
+    from django.utils.timesince import timesince
+
+    credentials = Credential.objects.for_team(team).select_related("created_by").order_by("-created_at", "-id")
+    page = Paginator(credentials, LIST_PAGE_SIZE).get_page(page_number)
+    page.object_list = list(page.object_list)
+    # The scoped credentials' domain names in one query of plain tuples, in the domains' order (by name).
+    scoped = [credential.pk for credential in page.object_list if not credential.all_domains]
+    names: dict[int, list[str]] = {pk: [] for pk in scoped}
+    if scoped:
+        through = Credential.domains.through.objects.filter(credential_id__in=scoped)
+        for credential_id, name in through.order_by("domain__name", "domain_id").values_list("credential_id", "domain__name"):
+            names[credential_id].append(name)
+    detail = _url_former("credentials:detail", team.slug)
+    rotate = _url_former("credentials:rotate", team.slug)
+    revoke = _url_former("credentials:revoke", team.slug)
+    for credential in page.object_list:
+        pk = credential.pk
+        credential.row_status = status = credential.status
+        credential.row_status_label = status[:1].upper() + status[1:]  # |capfirst
+        credential.detail_url = detail(pk)
+        credential.rotate_url = rotate(pk)
+        credential.revoke_url = revoke(pk)
+        credential.until = _day(credential.expires_at) if credential.expires_at and status == "active" else ""
+        credential.ip_rules = len(credential.allowed_ips or ())
+        credential.sends_from = "" if credential.all_domains else ", ".join(names[pk])
+        credential.created_on = _day(credential.created_at)
+        credential.creator = credential.created_by.display_name if credential.created_by else ""
+        if credential.last_used_at:
+            credential.last_used_on = _day(credential.last_used_at, "j M Y, H:i")
+            credential.last_used_ago = timesince(credential.last_used_at)
+    return page

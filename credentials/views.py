@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -48,13 +50,19 @@ def _credentials(access: TeamAccess) -> QuerySet[Credential]:
 @require_GET
 @team_view(Perm.VIEW)
 def credential_list(request: HttpRequest, access: TeamAccess) -> HttpResponse:
+    can_edit = access.can_edit
     return render(
         request,
         "credentials/credential_list.html",
         {
             "access": access,
             "team": access.team,
-            "credentials": _credentials(access),
+            "page": services.credential_list_page(access.team, request.GET.get("page")),
+            "can_edit": can_edit,
+            # What {% csrf_token %} renders, once for the page's forms instead of once per form.
+            "csrf_input": format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
+            if can_edit
+            else "",
             "has_verified_domain": Domain.objects.for_team(access.team).verified().exists(),
         },
     )

@@ -8,6 +8,7 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mailsetup.permissions import Perm, TeamAccess, get_team_object, team_view
@@ -15,16 +16,27 @@ from mailsetup.permissions import Perm, TeamAccess, get_team_object, team_view
 from . import services, verification
 from .exports import records_csv, zone_fragment
 from .forms import DomainCreateForm, DomainDeleteForm, ShareLinkForm
-from .models import DkimKeyState, Domain, ShareLink
+from .models import DkimKeyState, Domain, DomainStatus, ShareLink
 
 PAGE_SIZE = 50
 
 
+_PK_SLOT = 987654321  # stands in for a pk in a URL reversed once per page
+
+
 def _list_context(request: HttpRequest, access: TeamAccess, form: DomainCreateForm | None) -> dict:
-    paginator = Paginator(services.domains_with_summary(access.team), PAGE_SIZE)
+    paginator = Paginator(services.domains_for_list(access.team), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    # What each row shows, computed once here rather than by tags and filters per row: the detail URL (reversed
+    # once, the pk put in), the status label, the day it was added.
+    head, tail = reverse("domains:detail", args=[access.team.slug, _PK_SLOT]).rsplit(str(_PK_SLOT), 1)
+    labels = dict(DomainStatus.choices)
     for domain in page.object_list:
         domain.expected_count = services.records_expected_count(domain.published_keys)
+        domain.detail_url = f"{head}{domain.pk}{tail}"
+        domain.status_label = labels.get(domain.status, domain.status)
+        domain.added_on = dateformat.format(timezone.localtime(domain.created_at), "j M Y")
     return {"access": access, "team": access.team, "page": page, "form": form}
 
 
