@@ -42,6 +42,8 @@ class Credential(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The list page: a team's credentials in this order, a page at a time.
+        indexes = [models.Index(fields=["team", "-created_at", "-id"], name="credential_team_newest")]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.username})"

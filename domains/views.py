@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,12 +30,14 @@ def _list_context(request: HttpRequest, access: TeamAccess, form: DomainCreateFo
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     # What each row shows, computed once here rather than by tags and filters per row: the detail URL (reversed
-    # once, the pk put in), the status label, the day it was added.
+    # once, the pk put in), the name shown, the status label, the day it was added.
     head, tail = reverse("domains:detail", args=[access.team.slug, _PK_SLOT]).rsplit(str(_PK_SLOT), 1)
     labels = dict(DomainStatus.choices)
     for domain in page.object_list:
         domain.expected_count = services.records_expected_count(domain.published_keys)
         domain.detail_url = f"{head}{domain.pk}{tail}"
+        domain.shown_name = domain.unicode_name or domain.name
+        domain.a_label_note = domain.name if domain.unicode_name and domain.unicode_name != domain.name else ""
         domain.status_label = labels.get(domain.status, domain.status)
         domain.added_on = dateformat.format(timezone.localtime(domain.created_at), "j M Y")
     return {"access": access, "team": access.team, "page": page, "form": form}
@@ -76,6 +79,8 @@ def domain_add(request: HttpRequest, access: TeamAccess) -> HttpResponse:
 
 def _detail_context(access: TeamAccess, domain: Domain, **extra: object) -> dict:
     links = list(domain.share_links.all()) if access.can_edit else []
+    # Loaded once: services.records_for (the records table) reads the same keys from this cache.
+    prefetch_related_objects([domain], "dkim_keys")
     keys = list(domain.dkim_keys.all())
     return {
         "dkim_keys": [key for key in keys if key.state != DkimKeyState.RETIRED],
