@@ -104,7 +104,9 @@ def team_view(perm: Perm = Perm.VIEW):  # noqa: ANN201 - a decorator factory
         @wraps(view)
         def wrapper(request: HttpRequest, team_slug: str, *args: object, **kwargs: object):  # noqa: ANN202
             access = team_access(request.user, team_slug, perm)
-            request.session["current_team"] = access.team.slug
+            # Only on a change: writing it every time would save the session (an UPDATE) on every page view.
+            if request.session.get("current_team") != access.team.slug:
+                request.session["current_team"] = access.team.slug
             return view(request, access, *args, **kwargs)
 
         return wrapper

@@ -140,3 +140,14 @@ def test_team_home_uses_a_constant_number_of_queries(owner, team, login) -> None
         client.get("/t/acme/")
     assert len(many) == len(one)
     assert len(one) <= 10
+
+
+def test_a_team_page_saves_the_session_only_when_the_current_team_changes(owner, login) -> None:  # noqa: ANN001
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(owner)
+    client.get("/t/acme/")  # remembers the current team
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/t/acme/").status_code == 200
+    assert not [q for q in queries if "django_session" in q["sql"] and q["sql"].startswith("UPDATE")]
