@@ -365,3 +365,20 @@ def test_a_revoked_credential_cannot_be_edited(login, teammate, team, verified_d
     assert response["Location"] == reverse("credentials:detail", args=[team.slug, credential.pk])
     credential.refresh_from_db()
     assert credential.label == "Payroll system"
+
+
+def test_the_list_is_paginated_fifty_a_page_newest_first(login, viewer, team, verified_domain):
+    from credentials.services import credential_issue
+
+    for i in range(53):
+        credential_issue(team=team, actor=viewer, label=f"Cred {i:02d}", all_domains=True, domains=[])
+    client = login(viewer)
+    url = reverse("credentials:list", args=[team.slug])
+    first = client.get(url).content.decode()
+    second = client.get(url, {"page": 2}).content.decode()
+    assert first.count("<tr data-credential=") == 50
+    assert second.count("<tr data-credential=") == 3
+    assert "53 credentials" in first
+    assert "Cred 52" in first and "Cred 00" in second
+    assert client.get(url, {"page": "999"}).status_code in (200, 404)
+    assert client.get(url, {"page": "x"}).status_code in (200, 404)
