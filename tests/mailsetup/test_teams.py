@@ -74,6 +74,7 @@ def test_the_audit_log_is_paginated_by_fifty(owner, team, login) -> None:  # noq
     assert first.content.count(b"<code>test.event</code>") == 50
     assert b"target-54" in first.content
     assert b"Page 1 of 2" in first.content
+    assert 'href="?page=2" rel="next">Older' in first.content.decode()
     second = client.get("/t/acme/audit/?page=2")
     assert second.content.count(b"<code>test.event</code>") == 5
     assert b"target-00" in second.content
