@@ -83,32 +83,60 @@ def seed() -> tuple[str, dict[str, str]]:
     encrypted = encrypt_private_key(key.private_pem)
     now = timezone.now()
     domains = Domain.objects.bulk_create(
-        Domain(team=team, name=f"shop-{i:04d}.bench.example", unicode_name=f"shop-{i:04d}.bench.example",
-               status=DomainStatus.VERIFIED if i % 3 else DomainStatus.PENDING, created_by=owner,
-               last_checked_at=now, next_check_at=now + timedelta(hours=1 + i % 24), verified_at=now)
+        Domain(
+            team=team,
+            name=f"shop-{i:04d}.bench.example",
+            unicode_name=f"shop-{i:04d}.bench.example",
+            status=DomainStatus.VERIFIED if i % 3 else DomainStatus.PENDING,
+            created_by=owner,
+            last_checked_at=now,
+            next_check_at=now + timedelta(hours=1 + i % 24),
+            verified_at=now,
+        )
         for i in range(DOMAINS)
     )
     DkimKey.objects.bulk_create(
-        DkimKey(domain=d, selector="ms202612a", algorithm=dkim.RSA, bits=2048, public_key=key.public_key,
-                private_key_encrypted=encrypted)
+        DkimKey(
+            domain=d,
+            selector="ms202612a",
+            algorithm=dkim.RSA,
+            bits=2048,
+            public_key=key.public_key,
+            private_key_encrypted=encrypted,
+        )
         for d in domains
     )
     keys = ["dkim:ms202612a", "return_path", "spf", "dmarc"]
     RecordCheck.objects.bulk_create(
-        RecordCheck(domain=d, key=k, status=CheckStatus.PASS if d.status == DomainStatus.VERIFIED else CheckStatus.MISSING,
-                    found=["v=spf1 include:spf.mailsetup.test ~all"] if k == "spf" else [], message="Checked.",
-                    server="127.0.0.1:53", checked_at=now, changed_at=now)
-        for d in domains for k in keys
+        RecordCheck(
+            domain=d,
+            key=k,
+            status=CheckStatus.PASS if d.status == DomainStatus.VERIFIED else CheckStatus.MISSING,
+            found=["v=spf1 include:spf.mailsetup.test ~all"] if k == "spf" else [],
+            message="Checked.",
+            server="127.0.0.1:53",
+            checked_at=now,
+            changed_at=now,
+        )
+        for d in domains
+        for k in keys
     )
     # History: each record went missing -> pass, and a DKIM record once mismatched on the way.
     RecordHistory.objects.bulk_create(
         RecordHistory(domain=d, key=k, status=s, message=f"{k} {s}", at=now - timedelta(minutes=10 * n))
-        for d in domains for k in keys for n, s in enumerate([CheckStatus.PASS, CheckStatus.MISMATCH, CheckStatus.MISSING])
+        for d in domains
+        for k in keys
+        for n, s in enumerate([CheckStatus.PASS, CheckStatus.MISMATCH, CheckStatus.MISSING])
     )
     verified = [d for d in domains if d.status == DomainStatus.VERIFIED]
     for i in range(CREDENTIALS):
-        credential_issue(team=team, actor=owner, label=f"App {i:03d}", all_domains=i % 2 == 0,
-                         domains=[] if i % 2 == 0 else verified[i : i + 3])
+        credential_issue(
+            team=team,
+            actor=owner,
+            label=f"App {i:03d}",
+            all_domains=i % 2 == 0,
+            domains=[] if i % 2 == 0 else verified[i : i + 3],
+        )
 
     session = SessionStore()
     session[SESSION_KEY] = str(owner.pk)
@@ -177,8 +205,17 @@ def get(url: str, cookie: str | None) -> tuple[int, bytes]:
 
 def wrk(url: str, cookie: str | None) -> tuple[float, float]:
     """(requests per second, p99 latency in ms) of `url` under wrk at CONNECTIONS connections."""
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "--timeout", "10s",
-               "-H", "X-Forwarded-Proto: https"]
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{CONNECTIONS}",
+        f"-d{SECONDS}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-H",
+        "X-Forwarded-Proto: https",
+    ]
     if cookie:
         command += ["-H", f"Cookie: sessionid={cookie}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, timeout=SECONDS + 60, check=True).stdout
@@ -200,8 +237,11 @@ def main() -> int:
     with Services() as services:
         env = production_env(services, port)
         os.environ.update(env)
-        procfile = dict(line.split(":", 1) for line in (ROOT / "deploy" / "Procfile").read_text().splitlines()
-                        if line.strip() and not line.startswith("#"))
+        procfile = dict(
+            line.split(":", 1)
+            for line in (ROOT / "deploy" / "Procfile").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        )
         subprocess.run([str(ROOT / "deploy" / "release.sh")], cwd=ROOT, env=env, check=True, capture_output=True)
         started = time.monotonic()
         cookie, pages = seed()
@@ -209,8 +249,9 @@ def main() -> int:
         inside = server_side(pages, cookie)
         inside["healthz"] = server_side({"healthz": "/healthz"}, cookie)["healthz"]
         log = open(VAR / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
-        web = subprocess.Popen(["sh", "-c", procfile["web"].strip()], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+        web = subprocess.Popen(
+            ["sh", "-c", procfile["web"].strip()], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
@@ -247,9 +288,13 @@ def main() -> int:
             for name, ratio in ratios.items():
                 if ratio < 0.25:
                     figures = inside[name]
-                    print(f"{name} is below a quarter of the bare view: {figures['total_ms']:.1f} ms per request in "
-                          f"the server, of which {figures['sql_ms']:.1f} ms in {figures['queries']} SQL queries; the "
-                          "rest is Python (view and template rendering)", file=sys.stderr, flush=True)
+                    print(
+                        f"{name} is below a quarter of the bare view: {figures['total_ms']:.1f} ms per request in "
+                        f"the server, of which {figures['sql_ms']:.1f} ms in {figures['queries']} SQL queries; the "
+                        "rest is Python (view and template rendering)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             print(f"min_ratio={min(ratios.values()):.3f}")
         finally:
             web.terminate()

@@ -133,9 +133,7 @@ def _record_results(domain: Domain, records: list[ExpectedRecord], results: list
     RecordCheck.objects.filter(domain=domain).exclude(key__in=[record.key for record in records]).delete()
 
 
-def _dkim_rotation_advance(
-    domain: Domain, records: list[ExpectedRecord], statuses: dict[str, str], now: datetime
-) -> None:
+def _dkim_rotation_advance(domain: Domain, records: list[ExpectedRecord], statuses: dict[str, str], now: datetime) -> None:
     """Move a rotation on after a check (the domain's row is locked by the caller).
 
     Every next key's record was checked and passes: the next keys sign from now on, the previous signing keys
@@ -150,9 +148,7 @@ def _dkim_rotation_advance(
     ):
         retire_after = now + timedelta(seconds=settings.MAILSETUP_DKIM_RETIRE_AFTER)
         previous = [key for key in keys if key.state == DkimKeyState.ACTIVE]
-        DkimKey.objects.filter(pk__in=[key.pk for key in previous]).update(
-            state=DkimKeyState.RETIRING, retire_after=retire_after
-        )
+        DkimKey.objects.filter(pk__in=[key.pk for key in previous]).update(state=DkimKeyState.RETIRING, retire_after=retire_after)
         DkimKey.objects.filter(pk__in=[key.pk for key in upcoming]).update(state=DkimKeyState.ACTIVE)
         audit(
             team=domain.team,
@@ -174,8 +170,13 @@ def _dkim_rotation_advance(
         DkimKey.objects.filter(pk__in=[key.pk for key in done]).update(state=DkimKeyState.RETIRED)
         # Not expected any more: its check goes now, so that no count of passing records includes it.
         RecordCheck.objects.filter(domain=domain, key__in=[f"dkim:{key.selector}" for key in done]).delete()
-        audit(team=domain.team, actor=None, action="domain.dkim_retired", target=domain.name,
-              selectors=[key.selector for key in done])
+        audit(
+            team=domain.team,
+            actor=None,
+            action="domain.dkim_retired",
+            target=domain.name,
+            selectors=[key.selector for key in done],
+        )
 
 
 def _dkim_rotation_next_check(domain: Domain, now: datetime) -> datetime | None:
@@ -277,9 +278,7 @@ def _domain_url(domain: Domain) -> str:
         return settings.SITE_URL
 
 
-def domain_notify(
-    *, domain: Domain, kind: str, results: list[CheckResult], extra: dict[str, object] | None = None
-) -> int:
+def domain_notify(*, domain: Domain, kind: str, results: list[CheckResult], extra: dict[str, object] | None = None) -> int:
     """Email the team's owners and admins that `domain` became degraded, was restored or failed, or that its
     DKIM signing moved to new keys (kind "dkim_rotated", with the selectors in `extra`)."""
     recipients = list(

@@ -212,8 +212,14 @@ def shared_records(request: HttpRequest, token: str) -> HttpResponse:
     if link is None or not link.is_active:
         return _gone(request)
     domain = link.domain
-    context = {"domain": domain, "rows": services.domain_record_rows(domain), "link": link, "token": token,
-               "current_team": None, "my_memberships": []}
+    context = {
+        "domain": domain,
+        "rows": services.domain_record_rows(domain),
+        "link": link,
+        "token": token,
+        "current_team": None,
+        "my_memberships": [],
+    }
     response = render(request, "domains/share.html", context)
     # The token is in the URL: keep it out of Referer headers and caches.
     response["Referrer-Policy"] = "no-referrer"
@@ -252,8 +258,7 @@ def domain_check_now(request: HttpRequest, access: TeamAccess, domain_id: int) -
     except verification.CheckNowRefused as exc:
         refused = str(exc)
     if request.htmx:
-        return render(request, "domains/domain_detail.html#records-panel",
-                      _detail_context(access, domain, check_refused=refused))
+        return render(request, "domains/domain_detail.html#records-panel", _detail_context(access, domain, check_refused=refused))
     if refused:
         messages.warning(request, refused)
     else:

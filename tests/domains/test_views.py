@@ -37,26 +37,33 @@ def test_the_list_hides_the_add_form_from_viewers(team, viewer, login) -> None:
 
 
 def test_adding_a_domain_redirects_to_its_records(team, teammate, login) -> None:
-    response = login(teammate).post("/t/acme/domains/add/", {
-        "name": "  https://Bücher.Example./ ", "dkim_key_type": "rsa1024", "return_path_label": "Mail-Bounces"})
+    response = login(teammate).post(
+        "/t/acme/domains/add/",
+        {"name": "  https://Bücher.Example./ ", "dkim_key_type": "rsa1024", "return_path_label": "Mail-Bounces"},
+    )
     domain = Domain.objects.get(team=team)
     assert response.status_code == 302
     assert response["Location"] == f"/t/acme/domains/{domain.pk}/"
     assert (domain.name, domain.unicode_name, domain.return_path_label) == (
-        "xn--bcher-kva.example", "bücher.example", "mail-bounces")
+        "xn--bcher-kva.example",
+        "bücher.example",
+        "mail-bounces",
+    )
 
 
 def test_adding_under_htmx_sends_the_browser_to_the_records(team, teammate, login) -> None:
-    response = login(teammate).post("/t/acme/domains/add/", {
-        "name": "example.com", "dkim_key_type": "rsa1024", "return_path_label": "bounces"}, headers=HTMX)
+    response = login(teammate).post(
+        "/t/acme/domains/add/", {"name": "example.com", "dkim_key_type": "rsa1024", "return_path_label": "bounces"}, headers=HTMX
+    )
     domain = Domain.objects.get(team=team)
     assert response.status_code == 204
     assert response["HX-Redirect"] == f"/t/acme/domains/{domain.pk}/"
 
 
 def test_an_invalid_htmx_add_re_renders_the_form_fragment_with_the_error(team, teammate, login) -> None:
-    response = login(teammate).post("/t/acme/domains/add/", {
-        "name": "co.uk", "dkim_key_type": "rsa2048", "return_path_label": "bounces"}, headers=HTMX)
+    response = login(teammate).post(
+        "/t/acme/domains/add/", {"name": "co.uk", "dkim_key_type": "rsa2048", "return_path_label": "bounces"}, headers=HTMX
+    )
     assert response.status_code == 200
     assert b"<html" not in response.content
     assert b'id="add-domain-form"' in response.content
@@ -65,8 +72,9 @@ def test_an_invalid_htmx_add_re_renders_the_form_fragment_with_the_error(team, t
 
 
 def test_an_invalid_plain_add_re_renders_the_whole_page_with_the_error(team, teammate, login) -> None:
-    response = login(teammate).post("/t/acme/domains/add/", {
-        "name": "192.0.2.1", "dkim_key_type": "rsa2048", "return_path_label": "bounces"})
+    response = login(teammate).post(
+        "/t/acme/domains/add/", {"name": "192.0.2.1", "dkim_key_type": "rsa2048", "return_path_label": "bounces"}
+    )
     assert response.status_code == 200
     assert b"<html" in response.content
     assert "That is an IP address" in response.content.decode()
@@ -74,32 +82,38 @@ def test_an_invalid_plain_add_re_renders_the_whole_page_with_the_error(team, tea
 
 def test_a_domain_the_team_already_has_is_refused(team, teammate, login) -> None:
     _domain(team, teammate, "xn--bcher-kva.example")
-    response = login(teammate).post("/t/acme/domains/add/", {
-        "name": "BÜCHER.example", "dkim_key_type": "rsa2048", "return_path_label": "bounces"}, headers=HTMX)
+    response = login(teammate).post(
+        "/t/acme/domains/add/",
+        {"name": "BÜCHER.example", "dkim_key_type": "rsa2048", "return_path_label": "bounces"},
+        headers=HTMX,
+    )
     assert "Your team already has bücher.example (xn--bcher-kva.example)." in response.content.decode()
     assert Domain.objects.count() == 1
 
 
 def test_another_team_may_add_the_same_domain(team, teammate, stranger, login) -> None:
     _domain(team, teammate)
-    response = login(stranger).post("/t/other/domains/add/", {
-        "name": "example.com", "dkim_key_type": "rsa1024", "return_path_label": "bounces"})
+    response = login(stranger).post(
+        "/t/other/domains/add/", {"name": "example.com", "dkim_key_type": "rsa1024", "return_path_label": "bounces"}
+    )
     assert response.status_code == 302
     assert Domain.objects.filter(name="example.com").count() == 2
 
 
 @pytest.mark.parametrize("label", ["bad label", "-x", "a.b", "x" * 64, "bo_unces", ""])
 def test_a_bad_return_path_label_is_refused_beside_the_field(team, teammate, login, label) -> None:
-    response = login(teammate).post("/t/acme/domains/add/", {
-        "name": "example.com", "dkim_key_type": "rsa2048", "return_path_label": label}, headers=HTMX)
+    response = login(teammate).post(
+        "/t/acme/domains/add/", {"name": "example.com", "dkim_key_type": "rsa2048", "return_path_label": label}, headers=HTMX
+    )
     assert response.status_code == 200
     assert b'id="id_return_path_label_error"' in response.content
     assert Domain.objects.count() == 0
 
 
 def test_an_unknown_key_type_is_refused(team, teammate, login) -> None:
-    response = login(teammate).post("/t/acme/domains/add/", {
-        "name": "example.com", "dkim_key_type": "dsa", "return_path_label": "bounces"}, headers=HTMX)
+    response = login(teammate).post(
+        "/t/acme/domains/add/", {"name": "example.com", "dkim_key_type": "dsa", "return_path_label": "bounces"}, headers=HTMX
+    )
     assert b'id="id_dkim_key_type_error"' in response.content
     assert Domain.objects.count() == 0
 
@@ -117,17 +131,27 @@ def test_the_list_shows_both_forms_status_and_summary(team, teammate, login) -> 
 
 def _seed_keys_and_checks(domains: list[Domain]) -> None:
     """Two DKIM keys (dummy encrypted blobs) and a check of every record for each domain, as a real list has."""
-    DkimKey.objects.bulk_create([
-        DkimKey(domain=domain, selector=f"ms202612{suffix}", algorithm=algorithm, bits=bits, public_key="AAAA",
-                private_key_encrypted=b"not-a-real-token")
-        for domain in domains
-        for suffix, algorithm, bits in (("a", "rsa", 2048), ("e", "ed25519", None))
-    ])
-    RecordCheck.objects.bulk_create([
-        RecordCheck(domain=domain, key=key, status=CheckStatus.PASS)
-        for domain in domains
-        for key in ("dkim:ms202612a", "dkim:ms202612e", "return_path", "spf", "dmarc")
-    ])
+    DkimKey.objects.bulk_create(
+        [
+            DkimKey(
+                domain=domain,
+                selector=f"ms202612{suffix}",
+                algorithm=algorithm,
+                bits=bits,
+                public_key="AAAA",
+                private_key_encrypted=b"not-a-real-token",
+            )
+            for domain in domains
+            for suffix, algorithm, bits in (("a", "rsa", 2048), ("e", "ed25519", None))
+        ]
+    )
+    RecordCheck.objects.bulk_create(
+        [
+            RecordCheck(domain=domain, key=key, status=CheckStatus.PASS)
+            for domain in domains
+            for key in ("dkim:ms202612a", "dkim:ms202612e", "return_path", "spf", "dmarc")
+        ]
+    )
 
 
 def test_the_list_runs_a_constant_number_of_queries(team, teammate, login, django_assert_max_num_queries) -> None:
@@ -170,8 +194,14 @@ def test_the_detail_page_shows_each_record_with_host_value_and_copy_buttons(team
 
 def test_the_records_panel_shows_the_latest_check(team, teammate, login) -> None:
     domain = _domain(team, teammate)
-    RecordCheck.objects.create(domain=domain, key="spf", status=CheckStatus.MISMATCH,
-                               found=["v=spf1 -all"], message="Our include is missing.", checked_at=timezone.now())
+    RecordCheck.objects.create(
+        domain=domain,
+        key="spf",
+        status=CheckStatus.MISMATCH,
+        found=["v=spf1 -all"],
+        message="Our include is missing.",
+        checked_at=timezone.now(),
+    )
     response = login(teammate).get(f"/t/acme/domains/{domain.pk}/records/", headers=HTMX)
     html = response.content.decode()
     assert "<html" not in html
@@ -189,8 +219,12 @@ def test_the_records_panel_url_without_htmx_is_the_whole_page(team, teammate, lo
 
 def test_another_teams_domain_is_not_found(team, teammate, stranger, login) -> None:
     domain = _domain(team, teammate)
-    for url in (f"/t/other/domains/{domain.pk}/", f"/t/other/domains/{domain.pk}/records.zone",
-                f"/t/other/domains/{domain.pk}/delete/", f"/t/acme/domains/{domain.pk}/"):
+    for url in (
+        f"/t/other/domains/{domain.pk}/",
+        f"/t/other/domains/{domain.pk}/records.zone",
+        f"/t/other/domains/{domain.pk}/delete/",
+        f"/t/acme/domains/{domain.pk}/",
+    ):
         assert login(stranger).get(url).status_code == 404
 
 
