@@ -57,6 +57,7 @@ def production_env(services: Services, port: int) -> dict[str, str]:
         "GUNICORN_ACCESS_LOG": "",
         "GUNICORN_LOG_LEVEL": "warning",
         **({"GUNICORN_WORKERS": os.environ["GUNICORN_WORKERS"]} if os.environ.get("GUNICORN_WORKERS") else {}),
+        **({"GUNICORN_MAX_REQUESTS": os.environ["GUNICORN_MAX_REQUESTS"]} if os.environ.get("GUNICORN_MAX_REQUESTS") else {}),
     }
 
 
@@ -65,9 +66,10 @@ def seed() -> tuple[str, dict[str, str]]:
     import django
 
     django.setup()
+    from importlib import import_module
+
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
 
     from credentials.services import credential_issue
@@ -138,7 +140,7 @@ def seed() -> tuple[str, dict[str, str]]:
             domains=[] if i % 2 == 0 else verified[i : i + 3],
         )
 
-    session = SessionStore()
+    session = import_module(settings.SESSION_ENGINE).SessionStore()  # as the server reads them
     session[SESSION_KEY] = str(owner.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
     session[HASH_SESSION_KEY] = owner.get_session_auth_hash()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from mailsetup.admin import RaisesTeamVersions
+
 from .models import Credential
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(RaisesTeamVersions, admin.ModelAdmin):
     list_display = ("label", "username", "team", "status", "created_at", "last_used_at")
     list_filter = ("revoked_at", "all_domains")
     search_fields = ("label", "username", "team__name", "team__slug")

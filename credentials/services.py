@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from domains.models import Domain
+from mailsetup import page_cache
 from mailsetup.audit import audit
 
 from . import tokens
@@ -66,6 +67,7 @@ def credential_issue(
     )
     if not all_domains:
         credential.domains.set(domains)
+    page_cache.team_changed(team.pk, credentials=True)
     audit(
         team=team,
         actor=actor,
@@ -111,6 +113,7 @@ def credential_update(
     credential.allowed_ips = list(allowed_ips)
     credential.save(update_fields=["label", "all_domains", "expires_at", "allowed_ips"])
     credential.domains.set([] if all_domains else domains)
+    page_cache.team_changed(credential.team_id, credentials=True)
     audit(
         team=credential.team,
         actor=actor,
@@ -129,6 +132,7 @@ def credential_rotate(*, credential: Credential, actor: User) -> str:
     credential.secret_hash = tokens.secret_hash(secret)
     credential.rotated_at = timezone.now()
     credential.save(update_fields=["secret_prefix", "secret_hash", "rotated_at"])
+    page_cache.team_changed(credential.team_id, credentials=True)
     audit(team=credential.team, actor=actor, action="credential.rotated", target=str(credential))
     return secret
 
@@ -139,6 +143,7 @@ def credential_revoke(*, credential: Credential, actor: User) -> None:
     updated = Credential.objects.filter(pk=credential.pk, revoked_at=None).update(revoked_at=timezone.now())
     credential.refresh_from_db(fields=["revoked_at"])
     if updated:
+        page_cache.team_changed(credential.team_id, credentials=True)
         audit(team=credential.team, actor=actor, action="credential.revoked", target=str(credential))
 
 
@@ -251,9 +256,13 @@ def authenticate(username: str, password: str, peer_ip: str | None) -> Credentia
     if credential.last_used_at is None or now - credential.last_used_at >= LAST_USED_RESOLUTION:
         # Conditional, so that concurrent logins of the same credential write once between them.
         credential.last_used_at, credential.last_used_ip = now, _clean_ip(peer_ip)
-        Credential.objects.filter(pk=credential.pk).filter(
-            Q(last_used_at=None) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
-        ).update(last_used_at=now, last_used_ip=credential.last_used_ip)
+        written = (
+            Credential.objects.filter(pk=credential.pk)
+            .filter(Q(last_used_at=None) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION))
+            .update(last_used_at=now, last_used_ip=credential.last_used_ip)
+        )
+        if written:  # the credential list shows when it was last used
+            page_cache.team_changed(credential.team_id, credentials=True)
     return credential
 
 
@@ -327,7 +336,6 @@ def credential_list_page(team: Team, page_number: str | None):  # noqa: ANN201 -
     """One page of the team's credentials (newest first, by id within the same instant) with what each row shows
     computed once here: status, dates, URLs, the domains it sends from."""
     from django.core.paginator import Paginator
-    from django.utils.timesince import timesince
 
     credentials = Credential.objects.for_team(team).select_related("created_by").order_by("-created_at", "-id")
     page = Paginator(credentials, LIST_PAGE_SIZE).get_page(page_number)
@@ -356,5 +364,6 @@ def credential_list_page(team: Team, page_number: str | None):  # noqa: ANN201 -
         credential.creator = credential.created_by.display_name if credential.created_by else ""
         if credential.last_used_at:
             credential.last_used_on = _day(credential.last_used_at, "j M Y, H:i")
-            credential.last_used_ago = timesince(credential.last_used_at)
+            # The exact time, not "3 minutes ago": the page is cached (mailsetup/page_cache.py) until it changes.
+            credential.last_used_exactly = _day(credential.last_used_at, "j M Y, H:i:s T")
     return page

@@ -5,15 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from domains.models import Domain
+from mailsetup import page_cache
 from mailsetup.permissions import Perm, TeamAccess, get_team_object, team_view
 
 from . import services, snippets, tokens
@@ -50,22 +50,33 @@ def _credentials(access: TeamAccess) -> QuerySet[Credential]:
 @require_GET
 @team_view(Perm.VIEW)
 def credential_list(request: HttpRequest, access: TeamAccess) -> HttpResponse:
-    can_edit = access.can_edit
-    return render(
-        request,
-        "credentials/credential_list.html",
-        {
-            "access": access,
-            "team": access.team,
-            "page": services.credential_list_page(access.team, request.GET.get("page")),
-            "can_edit": can_edit,
-            # What {% csrf_token %} renders, once for the page's forms instead of once per form.
-            "csrf_input": format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
-            if can_edit
-            else "",
-            "has_verified_domain": Domain.objects.for_team(access.team).verified().exists(),
-        },
-    )
+    team = access.team
+    requested_page = request.GET.get("page", "1")
+
+    def render_page() -> HttpResponse:
+        can_edit = access.can_edit
+        page = services.credential_list_page(team, requested_page)
+        response = render(
+            request,
+            "credentials/credential_list.html",
+            {
+                "access": access,
+                "team": team,
+                "page": page,
+                "can_edit": can_edit,
+                "has_verified_domain": Domain.objects.for_team(team).verified().exists(),
+            },
+        )
+        response.page_cache = str(page.number) == requested_page  # not ?page=x or 999
+        # Right until the first credential shown as active expires.
+        now = timezone.now()
+        expiries = [c.expires_at for c in page.object_list if c.row_status == "active" and c.expires_at and c.expires_at > now]
+        response.fresh_until = min(expiries, default=None)
+        return response
+
+    # The list shows the team's verified domains too (whether any, and the names a credential sends from).
+    key = ("credentials", team.credentials_version, team.domains_version, requested_page)
+    return page_cache.serve(request, access, key, render_page)
 
 
 @require_http_methods(["GET", "POST"])

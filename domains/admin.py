@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from mailsetup.admin import RaisesTeamVersions
+
 from .models import DkimKey, Domain, RecordCheck, RecordHistory, ShareLink
 
 
@@ -15,7 +17,7 @@ class DkimKeyInline(admin.TabularInline):
 
 
 @admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(RaisesTeamVersions, admin.ModelAdmin):
     list_display = ("name", "unicode_name", "team", "status", "dkim_key_type", "created_at", "last_checked_at", "next_check_at")
     list_filter = ("status", "dkim_key_type")
     search_fields = ("name", "unicode_name", "team__name", "team__slug")
@@ -26,7 +28,7 @@ class DomainAdmin(admin.ModelAdmin):
 
 
 @admin.register(DkimKey)
-class DkimKeyAdmin(admin.ModelAdmin):
+class DkimKeyAdmin(RaisesTeamVersions, admin.ModelAdmin):
     list_display = ("selector", "domain", "algorithm", "bits", "state", "retire_after", "created_at")
     list_filter = ("algorithm", "state")
     search_fields = ("selector", "domain__name")
@@ -42,7 +44,7 @@ class DkimKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RecordCheck)
-class RecordCheckAdmin(admin.ModelAdmin):
+class RecordCheckAdmin(RaisesTeamVersions, admin.ModelAdmin):
     list_display = ("domain", "key", "status", "checked_at", "changed_at", "server")
     list_filter = ("status",)
     search_fields = ("domain__name", "key", "message")
@@ -51,7 +53,7 @@ class RecordCheckAdmin(admin.ModelAdmin):
 
 
 @admin.register(RecordHistory)
-class RecordHistoryAdmin(admin.ModelAdmin):
+class RecordHistoryAdmin(RaisesTeamVersions, admin.ModelAdmin):
     list_display = ("domain", "key", "status", "at")
     list_filter = ("status",)
     search_fields = ("domain__name", "key", "message")
@@ -60,7 +62,7 @@ class RecordHistoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShareLink)
-class ShareLinkAdmin(admin.ModelAdmin):
+class ShareLinkAdmin(RaisesTeamVersions, admin.ModelAdmin):
     list_display = ("domain", "created_by", "created_at", "expires_at", "revoked_at")
     list_filter = ("revoked_at", "expires_at")
     search_fields = ("domain__name", "created_by__email")

@@ -16,6 +16,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from mailsetup import page_cache
 from mailsetup.audit import audit
 from mailsetup.models import Team, User
 
@@ -77,6 +78,7 @@ def domain_create(
         status_changed_at=now,
     )
     keys = _dkim_keys_create(domain=domain, key_type=dkim_key_type)
+    page_cache.team_changed(team.pk, domains=True)
     audit(
         team=team,
         actor=actor,
@@ -96,6 +98,8 @@ def domain_delete(*, domain: Domain, actor: User | None) -> None:
     """Delete the domain with its keys, checks, history and share links."""
     audit(team=domain.team, actor=actor, action="domain.deleted", target=domain.name, unicode_name=domain.unicode_name)
     domain.delete()
+    # The credential list names the domains a credential sends from.
+    page_cache.team_changed(domain.team_id, domains=True, credentials=True)
 
 
 # ---- DKIM key rotation: next (published, not signing) -> active -> retiring -> retired
@@ -128,6 +132,7 @@ def dkim_rotation_start(*, domain: Domain, actor: User | None) -> list[DkimKey]:
         )
     old = list(domain.dkim_keys.signing().values_list("selector", flat=True))
     keys = _dkim_keys_create(domain=domain, key_type=domain.dkim_key_type, state=DkimKeyState.NEXT)
+    page_cache.team_changed(domain.team_id, domains=True)
     # Look for the new records soon rather than at the next daily check (the back-off then takes over).
     now = timezone.now()
     soon = now + backoff_delay(timedelta(0))
@@ -240,6 +245,7 @@ def share_link_create(*, domain: Domain, actor: User | None, days: int = SHARE_L
         created_by=actor,
         expires_at=timezone.now() + timedelta(days=days),
     )
+    page_cache.team_changed(domain.team_id, domains=True)
     audit(
         team=domain.team,
         actor=actor,
@@ -257,6 +263,7 @@ def share_link_revoke(*, link: ShareLink, actor: User | None) -> ShareLink:
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
+        page_cache.team_changed(link.domain.team_id, domains=True)
         audit(team=link.domain.team, actor=actor, action="share_link.revoked", target=link.domain.name, link_id=link.pk)
     return link
 

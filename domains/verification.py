@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from mailsetup import page_cache
 from mailsetup.audit import audit
 from mailsetup.models import Membership, Role, User
 
@@ -255,6 +256,9 @@ def domain_record_check(
         kind = NOTIFY.get((old, new))
         if kind:
             transaction.on_commit(lambda: domain_notify(domain=domain, kind=kind, results=results))
+    # The team's pages show this domain (mailsetup/page_cache.py). Last, so that the team's row is locked for the
+    # least time; the lock order is always the domain's row, then the team's.
+    page_cache.team_changed(domain.team_id, domains=True)
     return domain
 
 
@@ -317,12 +321,15 @@ def domains_claim_due(*, now: datetime | None = None, limit: int = 500) -> list[
         Domain.objects.due(now)
         .exclude(status=DomainStatus.FAILED)
         .order_by("next_check_at", "pk")  # oldest due first; pk breaks ties the same on every database
-        .values_list("pk", "next_check_at")[:limit]
+        .values_list("pk", "next_check_at", "team_id")[:limit]
     )
     claimed = []
-    for pk, due_at in due:
+    teams = set()
+    for pk, due_at, team_id in due:
         if Domain.objects.filter(pk=pk, next_check_at=due_at).update(next_check_at=lease_until, claimed_at=now) == 1:
             claimed.append(pk)
+            teams.add(team_id)
+    page_cache.team_changed(*teams, domains=True)  # their pages now say a check runs
     return claimed
 
 
@@ -359,6 +366,7 @@ def domain_check_now(*, domain: Domain, actor: User | None, now: datetime | None
         raise CheckNowRefused(f"A check of {domain.name} started less than {interval} seconds ago; wait a moment and try again.")
     for name, value in updates.items():
         setattr(domain, name, value)
+    page_cache.team_changed(domain.team_id, domains=True)
     if restart:
         audit(team=domain.team, actor=actor, action="domain.restarted", target=domain.name)
     check_domain.delay_on_commit(domain.pk)
@@ -403,8 +411,41 @@ def _record_label(key: str) -> str:
     return {"return_path": "Return path", "spf": "SPF", "dmarc": "DMARC"}.get(key, key)
 
 
+def domain_clock(domain: Domain, now: datetime | None = None) -> dict[str, object]:
+    """What the records panel says that depends on the time: whether to keep polling, and when the domain was last
+    checked and will be next, in words."""
+    from django.utils.timesince import timesince, timeuntil
+
+    now = now or timezone.now()
+    minute = timedelta(minutes=1)
+    return {
+        "checking": domain_check_in_progress(domain, now),
+        # "0 minutes" reads oddly: the page says "just now" and "in under a minute" instead.
+        "checked_just_now": bool(domain.last_checked_at and now - domain.last_checked_at < minute),
+        "next_check_soon": bool(domain.next_check_at and domain.next_check_at - now < minute),
+        "last_checked_ago": timesince(domain.last_checked_at, now) if domain.last_checked_at else "",
+        "next_check_in": timeuntil(domain.next_check_at, now) if domain.next_check_at else "",
+    }
+
+
+def domain_clock_until(domain: Domain, now: datetime) -> datetime:
+    """Until when domain_clock(domain) says what it says at `now`, the domain unchanged: the next whole minute
+    since the last check or before the next one (the words count minutes), or the moment a flag turns (polling
+    starts ahead of the next check, or stops when a claim's lease ends), whichever comes first; a minute at most."""
+    minute = timedelta(minutes=1)
+    times = [now + minute]
+    if domain.last_checked_at is not None:
+        times.append(domain.last_checked_at + minute * ((now - domain.last_checked_at) // minute + 1))
+    if domain.next_check_at is not None:
+        ahead = domain.next_check_at - now
+        times += [domain.next_check_at - minute * (ahead // minute), domain.next_check_at - POLL_AHEAD]
+    if domain.claimed_at is not None:
+        times.append(domain.claimed_at + timedelta(seconds=settings.MAILSETUP_CHECK_LEASE))
+    return min(t for t in times if t > now)
+
+
 def domain_panel_context(domain: Domain, now: datetime | None = None) -> dict[str, object]:
-    """For the records panel: whether to keep polling, and the latest status changes of each record."""
+    """For the records panel: the clock (domain_clock) and the latest status changes of each record."""
     history = [
         {
             "at": entry.at,
@@ -416,12 +457,4 @@ def domain_panel_context(domain: Domain, now: datetime | None = None) -> dict[st
         }
         for entry in RecordHistory.objects.filter(domain=domain)[:HISTORY_SHOWN]
     ]
-    now = now or timezone.now()
-    minute = timedelta(minutes=1)
-    return {
-        "checking": domain_check_in_progress(domain, now),
-        "record_history": history,
-        # "0 minutes" reads oddly: the page says "just now" and "in under a minute" instead.
-        "checked_just_now": bool(domain.last_checked_at and now - domain.last_checked_at < minute),
-        "next_check_soon": bool(domain.next_check_at and domain.next_check_at - now < minute),
-    }
+    return {"record_history": history, **domain_clock(domain, now)}

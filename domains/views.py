@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError
@@ -12,7 +14,8 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mailsetup.permissions import Perm, TeamAccess, get_team_object, team_view
+from mailsetup import page_cache
+from mailsetup.permissions import Perm, TeamAccess, get_team_object, get_team_row, team_view
 
 from . import services, verification
 from .exports import records_csv, zone_fragment
@@ -46,8 +49,14 @@ def _list_context(request: HttpRequest, access: TeamAccess, form: DomainCreateFo
 @require_GET
 @team_view(Perm.VIEW)
 def domain_list(request: HttpRequest, access: TeamAccess) -> HttpResponse:
-    form = DomainCreateForm(team=access.team) if access.can_edit else None
-    return render(request, "domains/domain_list.html", _list_context(request, access, form))
+    def render_page() -> HttpResponse:
+        form = DomainCreateForm(team=access.team) if access.can_edit else None
+        context = _list_context(request, access, form)
+        response = render(request, "domains/domain_list.html", context)
+        response.page_cache = str(context["page"].number) == request.GET.get("page", "1")  # not ?page=x or 999
+        return response
+
+    return page_cache.serve(request, access, ("domains", access.team.domains_version, request.GET.get("page", "1")), render_page)
 
 
 @require_http_methods(["GET", "POST"])
@@ -77,7 +86,7 @@ def domain_add(request: HttpRequest, access: TeamAccess) -> HttpResponse:
     return render(request, "domains/domain_list.html", _list_context(request, access, form))
 
 
-def _detail_context(access: TeamAccess, domain: Domain, **extra: object) -> dict:
+def _detail_context(access: TeamAccess, domain: Domain, now: datetime | None = None, **extra: object) -> dict:
     links = list(domain.share_links.all()) if access.can_edit else []
     # Loaded once: services.records_for (the records table) reads the same keys from this cache.
     prefetch_related_objects([domain], "dkim_keys")
@@ -92,20 +101,34 @@ def _detail_context(access: TeamAccess, domain: Domain, **extra: object) -> dict
         "rows": services.domain_record_rows(domain),
         "share_links": links,
         "share_form": ShareLinkForm(),
-        **verification.domain_panel_context(domain),  # polling while a check is due, and the records' history
+        **verification.domain_panel_context(domain, now),  # polling while a check is due, and the records' history
         **extra,
     }
 
 
 def _domain(access: TeamAccess, domain_id: int) -> Domain:
-    return get_team_object(Domain.objects.select_related("team"), access.team, pk=domain_id)
+    domain = get_team_object(Domain.objects.all(), access.team, pk=domain_id)
+    domain.team = access.team  # the same row, already loaded: no join
+    return domain
 
 
 @require_GET
 @team_view(Perm.VIEW)
 def domain_detail(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
-    domain = _domain(access, domain_id)
-    return render(request, "domains/domain_detail.html", _detail_context(access, domain))
+    # Cached under the team's domains_version, raised by every change to any of its domains: served from the cache,
+    # the page costs no query of its own. (Only a domain of this team was ever rendered under that key; deleting one
+    # raises the version, so a deleted domain is a 404 again.)
+    def render_page() -> HttpResponse:
+        domain = get_team_row(Domain, access.team, domain_id)
+        now = timezone.now()
+        context = _detail_context(access, domain, now)
+        response = render(request, "domains/domain_detail.html", context)
+        # Right until the words about the time change (domain_clock_until) or an active share link expires.
+        expiries = [link.expires_at for link in context["share_links"] if link.revoked_at is None and link.expires_at > now]
+        response.fresh_until = min([verification.domain_clock_until(domain, now), *expiries])
+        return response
+
+    return page_cache.serve(request, access, ("domain", access.team.domains_version, domain_id), render_page)
 
 
 @require_GET

@@ -4,7 +4,34 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
+from . import page_cache
 from .models import AuditEvent, Invitation, Membership, Team, User
+
+
+class RaisesTeamVersions:
+    """For the admins of what the team pages show: an operator's save or deletion raises the team's page versions
+    (mailsetup/page_cache.py), as the services do, so that no page cached before the edit is served after it."""
+
+    def teams_of(self, obj: object) -> set[int]:
+        team_id = getattr(obj, "team_id", None)
+        return {team_id} if team_id is not None else {obj.domain.team_id}
+
+    def _raise(self, teams: set[int]) -> None:
+        page_cache.team_changed(*teams, domains=True, credentials=True)
+
+    def save_model(self, request: HttpRequest, obj: object, form: object, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        self._raise(self.teams_of(obj))
+
+    def delete_model(self, request: HttpRequest, obj: object) -> None:
+        teams = self.teams_of(obj)
+        super().delete_model(request, obj)
+        self._raise(teams)
+
+    def delete_queryset(self, request: HttpRequest, queryset: object) -> None:
+        teams = set().union(*(self.teams_of(obj) for obj in queryset))
+        super().delete_queryset(request, queryset)
+        self._raise(teams)
 
 
 class MembershipInline(admin.TabularInline):
@@ -16,7 +43,11 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(RaisesTeamVersions, BaseUserAdmin):
+    # A user's name and email show on their teams' pages (who created a credential, a share link).
+    def teams_of(self, obj: User) -> set[int]:
+        return set(Membership.objects.filter(user=obj).values_list("team_id", flat=True))
+
     ordering = ["email"]
     list_display = ["email", "name", "is_active", "is_staff", "date_joined", "last_login"]
     list_filter = ["is_active", "is_staff", "is_superuser"]

@@ -2,14 +2,14 @@
 
 from django.http import HttpRequest
 
-from .models import Membership
+from .permissions import user_memberships
 
 
 def teams(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    memberships = list(Membership.objects.filter(user=user).select_related("team").order_by("team__name"))
+    memberships = user_memberships(request)
     slug = None
     if request.resolver_match is not None:
         slug = request.resolver_match.kwargs.get("team_slug")

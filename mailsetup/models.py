@@ -62,6 +62,10 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised whenever what the team's domain list or credential list shows changes: the cached pages are keyed
+    # on them (mailsetup/page_cache.py). They come with the team, loaded with the user, at no extra query.
+    domains_version = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
+    credentials_version = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
 
     objects = TeamQuerySet.as_manager()
 

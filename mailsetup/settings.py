@@ -143,15 +143,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHE_URL = env("CACHE_URL", "")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {"BACKEND": "mailsetup.cache.ReusingRedisCache", "LOCATION": CACHE_URL}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    # Rendered pages (mailsetup/page_cache.py), in each process's memory: their keys are read from the database on
+    # every request, so a per-process copy is never stale, and reading it costs no round trip.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "OPTIONS": {"MAX_ENTRIES": envint("MAILSETUP_PAGE_CACHE_ENTRIES", "500")},
+    },
 }
+# Sessions are read on every page: from the cache when there is a shared one (Redis), written through to the
+# database. A per-process cache (the default) can't hold them: a logout in one process would not reach the others.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "mailsetup.backends.ModelBackendWithMemberships",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -173,6 +183,9 @@ AXES_VERBOSE = False
 # Behind reverse proxies (a TLS terminator, a load balancer), the number of them that append to X-Forwarded-For;
 # without it every visitor would share the proxy's address and one attacker could lock everyone out.
 MAILSETUP_PROXY_COUNT = envint("MAILSETUP_PROXY_COUNT", "0")
+# How long a rendered domain list, domain page or credential list may be kept (mailsetup/page_cache.py); 0: never.
+# Each is keyed on versions read from the database on every request, so this bounds memory, not staleness.
+MAILSETUP_PAGE_CACHE_SECONDS = envint("MAILSETUP_PAGE_CACHE_SECONDS", "300")
 AXES_CLIENT_IP_CALLABLE = "mailsetup.client_ip.client_ip"
 
 LANGUAGE_CODE = "en-us"

@@ -26,7 +26,7 @@ from .models import AuditEvent, Invitation, Membership, Role, User
 from .permissions import Perm, TeamAccess, get_team_object, team_view
 
 AUDIT_PAGE_SIZE = 50
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "mailsetup.backends.ModelBackendWithMemberships"
 
 
 @login_required

@@ -23,6 +23,15 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_page_cache() -> None:
+    """Each test starts with no cached page: a test's rolled-back database can reuse an earlier test's ids and
+    versions (SQLite does), and a page cached then is not this test's."""
+    from django.core.cache import caches
+
+    caches["pages"].clear()
+
+
 PASSWORD = "correct horse battery staple 42"
 
 

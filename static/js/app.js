@@ -60,9 +60,11 @@
     }
   });
 
-  // Confirmation prompts without inline script: <form data-confirm="Delete this?">
+  // Confirmation prompts without inline script: <form data-confirm="Delete this?">, or on the button that submits
+  // (<button form="shared-form" formaction="..." data-confirm="...">, one form for many rows' buttons).
   document.addEventListener("submit", function (event) {
-    var message = event.target.dataset && event.target.dataset.confirm;
+    var submitter = event.submitter;
+    var message = (submitter && submitter.dataset && submitter.dataset.confirm) || (event.target.dataset && event.target.dataset.confirm);
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
