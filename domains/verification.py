@@ -441,7 +441,8 @@ def domain_clock_until(domain: Domain, now: datetime) -> datetime:
         times += [domain.next_check_at - minute * (ahead // minute), domain.next_check_at - POLL_AHEAD]
     if domain.claimed_at is not None:
         times.append(domain.claimed_at + timedelta(seconds=settings.MAILSETUP_CHECK_LEASE))
-    return min(t for t in times if t > now)
+    # `now` itself when the next check is a whole number of minutes away: "in 5 minutes" reads "4" a moment later.
+    return min(t for t in times if t >= now)
 
 
 def domain_panel_context(domain: Domain, now: datetime | None = None) -> dict[str, object]:

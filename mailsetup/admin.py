@@ -20,8 +20,10 @@ class RaisesTeamVersions:
         page_cache.team_changed(*teams, domains=True, credentials=True)
 
     def save_model(self, request: HttpRequest, obj: object, form: object, change: bool) -> None:
+        # The stored row's teams too: a change can move the object to another team (Domain.team is editable).
+        before = self.teams_of(type(obj)._default_manager.get(pk=obj.pk)) if change else set()
         super().save_model(request, obj, form, change)
-        self._raise(self.teams_of(obj))
+        self._raise(before | self.teams_of(obj))
 
     def delete_model(self, request: HttpRequest, obj: object) -> None:
         teams = self.teams_of(obj)

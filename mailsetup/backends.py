@@ -41,6 +41,11 @@ def user_with_memberships(user_id: object) -> tuple[User | None, list[Membership
     except Exception:  # noqa: BLE001 - a malformed id in a session is no user, whatever the field raises
         return None, []
     connection = connections[Membership.objects.db]
+    if isinstance(user_pk, int):
+        # Beyond the column's range no row has it; the driver would raise (SQLite: OverflowError), the ORM does not.
+        low, high = connection.ops.integer_field_range(User._meta.pk.get_internal_type())
+        if (low is not None and user_pk < low) or (high is not None and user_pk > high):
+            return None, []
     with connection.cursor() as cursor:
         cursor.execute(_memberships_sql(connection), [user_pk])
         rows = cursor.fetchall()
