@@ -76,6 +76,15 @@ class TeamAdmin(admin.ModelAdmin):
     def member_count(self, team: Team) -> int:
         return team.memberships.count()
 
+    def save_model(self, request: HttpRequest, obj: Team, form: object, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only what the form changed: saving the whole row would put back page versions raised since it was read.
+        fields = [f.name for f in Team._meta.concrete_fields if f.name in form.changed_data]
+        if fields:
+            obj.save(update_fields=fields)
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):

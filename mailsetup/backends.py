@@ -9,7 +9,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.db import connections
 
 from .models import Membership, Team, User
-from .rows import Columns
+from .rows import Columns, fits
 
 _MEMBERSHIP = Columns(Membership, "m")
 _USER = Columns(User, "u")
@@ -41,11 +41,8 @@ def user_with_memberships(user_id: object) -> tuple[User | None, list[Membership
     except Exception:  # noqa: BLE001 - a malformed id in a session is no user, whatever the field raises
         return None, []
     connection = connections[Membership.objects.db]
-    if isinstance(user_pk, int):
-        # Beyond the column's range no row has it; the driver would raise (SQLite: OverflowError), the ORM does not.
-        low, high = connection.ops.integer_field_range(User._meta.pk.get_internal_type())
-        if (low is not None and user_pk < low) or (high is not None and user_pk > high):
-            return None, []
+    if not fits(connection, User._meta.pk, user_pk):
+        return None, []
     with connection.cursor() as cursor:
         cursor.execute(_memberships_sql(connection), [user_pk])
         rows = cursor.fetchall()

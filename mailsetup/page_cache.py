@@ -68,7 +68,8 @@ def release() -> str:
 
 def _has_messages(request: HttpRequest) -> bool:
     session = getattr(request, "session", None)
-    return "messages" in request.COOKIES or bool(session is not None and session.get("_messages"))
+    # An emptied cookie (Django deletes it with an empty value) holds none.
+    return bool(request.COOKIES.get("messages")) or bool(session is not None and session.get("_messages"))
 
 
 def _key(request: HttpRequest, access: TeamAccess, parts: tuple) -> str:

@@ -12,7 +12,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import Field, Model
+
+
+def fits(connection: BaseDatabaseWrapper, field: Field, value: object) -> bool:
+    """Whether `value` can be compared with the field's column. An int beyond the column's range matches no row,
+    but the driver raises on it (SQLite: OverflowError) where the ORM answers "no such row"."""
+    if field.is_relation:
+        field = field.target_field
+    if not isinstance(value, int) or field.get_internal_type() not in connection.ops.integer_field_ranges:
+        return True
+    low, high = connection.ops.integer_field_range(field.get_internal_type())
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 class Columns:
@@ -60,6 +71,9 @@ class Columns:
     def get(self, connection: BaseDatabaseWrapper, **equal: object) -> Model | None:
         """The one row whose fields equal these values (field names, e.g. pk=1, team=5), or None."""
         names = tuple(equal)
+        meta = self.model._meta
+        if not all(fits(connection, meta.pk if name == "pk" else meta.get_field(name), v) for name, v in equal.items()):
+            return None
         sql = self._sql.get((connection.alias, names))
         if sql is None:
             where = " AND ".join(

@@ -229,6 +229,12 @@ def test_another_teams_domain_is_not_found(team, teammate, stranger, login) -> N
         assert login(stranger).get(url).status_code == 404
 
 
+def test_an_id_beyond_the_database_integer_is_not_found(team, teammate, login) -> None:
+    client = login(teammate)
+    for url in ("/t/acme/domains/99999999999999999999999/", "/t/acme/domains/99999999999999999999999/records/"):
+        assert client.get(url).status_code == 404, url
+
+
 def test_deleting_needs_the_name_typed(team, teammate, login) -> None:
     domain = _domain(team, teammate, "bücher.example")
     client = login(teammate)

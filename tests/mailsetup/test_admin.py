@@ -62,3 +62,22 @@ def test_the_operator_adds_and_edits_a_user_in_the_admin(operator, owner, login)
     page = client.get(f"/admin/mailsetup/user/{owner.pk}/change/")
     assert page.status_code == 200
     assert owner.password.encode() not in page.content
+
+
+def test_saving_a_team_in_the_admin_keeps_page_versions_raised_meanwhile(operator, team, rf) -> None:  # noqa: ANN001
+    from django.contrib import admin
+
+    from mailsetup import page_cache
+    from mailsetup.models import Team
+
+    model_admin = admin.site._registry[Team]
+    request = rf.post("/admin/")
+    request.user = operator
+    stale = Team.objects.get(pk=team.pk)  # as the change form read it
+    form = model_admin.get_form(request, stale)(data={"name": "Acme Renamed", "slug": "acme"}, instance=stale)
+    assert form.is_valid(), form.errors
+    page_cache.team_changed(team.pk, domains=True, credentials=True)  # a check lands while the operator types
+    model_admin.save_model(request, form.save(commit=False), form, change=True)
+    saved = Team.objects.get(pk=team.pk)
+    assert saved.name == "Acme Renamed"
+    assert (saved.domains_version, saved.credentials_version) == (1, 1)
