@@ -458,4 +458,14 @@ def domain_panel_context(domain: Domain, now: datetime | None = None) -> dict[st
         }
         for entry in RecordHistory.objects.filter(domain=domain)[:HISTORY_SHOWN]
     ]
-    return {"record_history": history, **domain_clock(domain, now)}
+    wake_at = ""
+    if domain.status != DomainStatus.FAILED and domain.next_check_at is not None:
+        # When a page that stopped polling should look again: as polling would start (domain_check_in_progress),
+        # to the whole second after.
+        wake = domain.next_check_at - POLL_AHEAD
+        wake_at = (wake.replace(microsecond=0) + timedelta(seconds=1 if wake.microsecond else 0)).isoformat()
+    return {
+        "record_history": history,
+        "wake_at": wake_at,
+        **domain_clock(domain, now),
+    }

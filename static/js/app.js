@@ -60,6 +60,34 @@
     }
   });
 
+  // A records panel that stopped polling wakes up once, when its domain's next check is due:
+  // <section data-wake-at="2026-12-03T18:20:00+00:00" data-wake-url="..."> fetches itself then (not while the tab is
+  // hidden), and the panel it gets polls through that check. At least 2 s apart, should this clock run ahead.
+  function wake(panel) {
+    if (!document.body.contains(panel)) return;  // replaced meanwhile (a Check now, a poll)
+    if (document.visibilityState !== "visible") {
+      document.addEventListener("visibilitychange", function again() {
+        document.removeEventListener("visibilitychange", again);
+        wake(panel);
+      });
+      return;
+    }
+    htmx.ajax("GET", panel.dataset.wakeUrl, { target: panel, swap: "outerHTML" });
+  }
+
+  function scheduleWakes(root) {
+    var panels = Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("[data-wake-at]") : []);
+    if (root.matches && root.matches("[data-wake-at]")) panels.push(root);
+    panels.forEach(function (panel) {
+      var at = Date.parse(panel.dataset.wakeAt);
+      if (isNaN(at)) return;
+      var delay = Math.min(Math.max(at - Date.now(), 2000), 2147483647);  // setTimeout's longest
+      setTimeout(function () { wake(panel); }, delay);
+    });
+  }
+
+  if (window.htmx) htmx.onLoad(scheduleWakes);
+
   // Confirmation prompts without inline script: <form data-confirm="Delete this?">, or on the button that submits
   // (<button form="shared-form" formaction="..." data-confirm="...">, one form for many rows' buttons).
   document.addEventListener("submit", function (event) {

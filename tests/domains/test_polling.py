@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -78,3 +79,22 @@ def test_a_failed_domain_never_polls(pending) -> None:
     Domain.objects.filter(pk=pending.pk).update(status=DomainStatus.FAILED, next_check_at=None)
     pending.refresh_from_db()
     assert not domain_check_in_progress(pending)
+
+
+def test_a_panel_that_does_not_poll_says_when_to_wake_as_polling_would_start(pending, viewer, login) -> None:
+    html = panel(login(viewer), pending)
+    at = datetime.fromisoformat(re.search(r'data-wake-at="([^"]+)"', html).group(1))
+    due = pending.next_check_at - timedelta(seconds=15)  # POLL_AHEAD
+    assert timedelta(0) <= at - due < timedelta(seconds=1)  # the whole second after
+    assert not domain_check_in_progress(pending, at - timedelta(seconds=1))
+    assert domain_check_in_progress(pending, at)
+    assert f'data-wake-url="/t/acme/domains/{pending.pk}/records/"' in html
+
+
+def test_a_polling_panel_and_a_failed_one_have_no_wake_up(pending, viewer, login) -> None:
+    client = login(viewer)
+    Domain.objects.filter(pk=pending.pk).update(next_check_at=timezone.now())
+    assert "data-wake-at" not in panel(client, pending)
+    Domain.objects.filter(pk=pending.pk).update(status=DomainStatus.FAILED, next_check_at=None)
+    html = panel(client, pending)
+    assert "data-wake-at" not in html and POLLING not in html
