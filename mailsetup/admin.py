@@ -46,9 +46,17 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(RaisesTeamVersions, BaseUserAdmin):
-    # A user's name and email show on their teams' pages (who created a credential, a share link).
+    # A user's name and email show on their teams' pages (who created a credential, a share link), and on those of
+    # teams they have left since: the credentials and share links they made stay.
     def teams_of(self, obj: User) -> set[int]:
-        return set(Membership.objects.filter(user=obj).values_list("team_id", flat=True))
+        from credentials.models import Credential
+        from domains.models import ShareLink
+
+        return (
+            set(Membership.objects.filter(user=obj).values_list("team_id", flat=True))
+            | set(Credential.objects.filter(created_by=obj).values_list("team_id", flat=True))
+            | set(ShareLink.objects.filter(created_by=obj).values_list("domain__team_id", flat=True))
+        )
 
     ordering = ["email"]
     list_display = ["email", "name", "is_active", "is_staff", "date_joined", "last_login"]

@@ -518,3 +518,70 @@ def test_a_session_with_a_malformed_user_id_is_logged_out_not_a_500(team, owner,
 
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+# ---- the operator's admin: a user's name shows on pages of teams they are no longer in
+
+
+def change_in_admin(rf, operator: User, user: User, **fields: object) -> None:  # noqa: ANN001 - RequestFactory
+    """What the admin's user change form does once valid: the form sets the fields, then save_model saves."""
+    from django.contrib import admin
+
+    request = rf.post(f"/admin/mailsetup/user/{user.pk}/change/")
+    request.user = operator
+    user = User.objects.get(pk=user.pk)
+    for name, value in fields.items():
+        setattr(user, name, value)
+    admin.site._registry[User].save_model(request, user, None, True)
+
+
+def test_renaming_a_former_member_in_the_admin_shows_on_the_credential_list_they_filled(
+    team, owner, teammate, login, admin_user, rf, django_assert_num_queries
+) -> None:
+    make_domain(team, "acme.test")
+    credential_issue(team=team, actor=teammate, label="Made by Mia", all_domains=True, domains=[])
+    services.member_leave(access=access_of(teammate, team))
+    client = login(owner)
+    assert "by Mia Member" in warm(client, CREDENTIALS, django_assert_num_queries)
+
+    change_in_admin(rf, admin_user, teammate, name="Mia Renamed")
+
+    html = get(client, CREDENTIALS)
+    assert "by Mia Renamed" in html
+    assert "Mia Member" not in html
+
+
+def test_a_former_members_new_email_shows_on_the_share_links_they_made(
+    team, owner, teammate, domain, login, admin_user, rf, django_assert_num_queries
+) -> None:
+    from domains.services import share_link_create
+
+    share_link_create(domain=domain, actor=teammate)
+    services.member_leave(access=access_of(teammate, team))
+    client = login(owner)
+    url = f"/t/acme/domains/{domain.pk}/"
+    assert "member@acme.test" in warm(client, url, django_assert_num_queries)
+
+    change_in_admin(rf, admin_user, teammate, email="mia@elsewhere.test")
+
+    html = get(client, url)
+    assert "mia@elsewhere.test" in html
+    assert "member@acme.test" not in html
+
+
+def test_deleting_a_former_member_in_the_admin_drops_their_name_from_the_credential_list(
+    team, owner, teammate, login, admin_user, rf, django_assert_num_queries
+) -> None:
+    from django.contrib import admin
+
+    make_domain(team, "acme.test")
+    credential_issue(team=team, actor=teammate, label="Made by Mia", all_domains=True, domains=[])
+    services.member_leave(access=access_of(teammate, team))
+    client = login(owner)
+    assert "by Mia Member" in warm(client, CREDENTIALS, django_assert_num_queries)
+    request = rf.post(f"/admin/mailsetup/user/{teammate.pk}/delete/")
+    request.user = admin_user
+
+    admin.site._registry[User].delete_model(request, User.objects.get(pk=teammate.pk))
+
+    assert "Mia Member" not in get(client, CREDENTIALS)
