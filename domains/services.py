@@ -118,8 +118,9 @@ def dkim_rotation_start(*, domain: Domain, actor: User | None) -> list[DkimKey]:
     """
     from .verification import backoff_delay
 
-    # Locked: two rotations started at once must not both pass the "in progress" test.
-    domain = Domain.objects.select_for_update().select_related("team").get(pk=domain.pk)
+    # Locked: two rotations started at once must not both pass the "in progress" test. The domain's row only, and
+    # not for key share, as domain_record_check locks it (a deadlock with a share link's commit otherwise).
+    domain = Domain.objects.select_for_update(of=("self",), no_key=True).select_related("team").get(pk=domain.pk)
     if not domain.is_verified:
         raise DkimRotationRefused(
             f"{domain.name} is not verified yet: its first DKIM keys are not in use until their records are found "

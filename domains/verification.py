@@ -202,7 +202,11 @@ def domain_record_check(
     dropped (two checks of one domain may run at once and finish in either order).
     """
     now = now or timezone.now()
-    domain = Domain.objects.select_for_update().select_related("team").filter(pk=domain_id).first()
+    # The domain's row only (of self; with select_related, PostgreSQL would lock the team's row too, for the whole
+    # check), and not for key share (no_key): a transaction that raised the team's version and then, at its commit,
+    # checks a foreign key to this domain (a share link, a credential's domains) must not wait for this check while
+    # it waits for the team's row: a deadlock.
+    domain = Domain.objects.select_for_update(of=("self",), no_key=True).select_related("team").filter(pk=domain_id).first()
     if domain is None:
         return None  # deleted while its check ran
     if domain.last_checked_at is not None and domain.last_checked_at > now:
@@ -257,7 +261,7 @@ def domain_record_check(
         if kind:
             transaction.on_commit(lambda: domain_notify(domain=domain, kind=kind, results=results))
     # The team's pages show this domain (mailsetup/page_cache.py). Last, so that the team's row is locked for the
-    # least time; the lock order is always the domain's row, then the team's.
+    # least time.
     page_cache.team_changed(domain.team_id, domains=True)
     return domain
 
