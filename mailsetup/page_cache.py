@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
@@ -37,7 +38,8 @@ from django.utils import timezone
 from .models import Team
 from .permissions import TeamAccess, user_memberships
 
-CSRF_SLOT = "__mailsetup_csrf_token__"
+# Unguessable, so that no text a user typed (a label, a TXT record found in DNS) is ever taken for the slot.
+CSRF_SLOT = f"__mailsetup_csrf_token_{secrets.token_hex(16)}__"
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 
 

@@ -193,3 +193,14 @@ def test_an_expired_credential_shows_expired_once_its_time_has_come(team, owner,
     time.sleep(max(0, (expires_at - timezone.now()).total_seconds()) + 0.05)
 
     assert 'data-testid="credential-status">Expired<' in row(get(client), credential)
+
+
+def test_a_label_that_reads_like_the_token_slot_is_shown_as_typed(team, owner, verified_domain, login, django_assert_num_queries):
+    # The cached page holds a slot where each response puts its own CSRF token: text that a member typed must
+    # never be taken for it (this was the slot, a fixed text, which put the token in place of such a label).
+    credential, _ = issue(team, owner, "__mailsetup_csrf_token__")
+    client = login(owner)
+
+    cached = warm(client, django_assert_num_queries)
+
+    assert ">__mailsetup_csrf_token__</a>" in row(cached, credential)
