@@ -77,6 +77,7 @@ def seed() -> tuple[str, dict[str, str]]:
     from domains.crypto import encrypt_private_key
     from domains.models import CheckStatus, DkimKey, Domain, DomainStatus, RecordCheck, RecordHistory
     from mailsetup.models import Membership, Role, Team, User
+    from mailsetup.views import BACKEND
 
     team = Team.objects.create(name="Bench Mail", slug="bench")
     owner = User.objects.create_user(email="owner@bench.test", password=secrets.token_urlsafe(16), name="Bench Owner")
@@ -142,7 +143,7 @@ def seed() -> tuple[str, dict[str, str]]:
 
     session = import_module(settings.SESSION_ENGINE).SessionStore()  # as the server reads them
     session[SESSION_KEY] = str(owner.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+    session[BACKEND_SESSION_KEY] = BACKEND  # as a login through the sign-in page records it
     session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
     session.create()
     middle = domains[DOMAINS // 2]

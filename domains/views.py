@@ -299,6 +299,8 @@ def dkim_rotate(request: HttpRequest, access: TeamAccess, domain_id: int) -> Htt
     domain = _domain(access, domain_id)
     try:
         keys = services.dkim_rotation_start(domain=domain, actor=request.user)
+    except Domain.DoesNotExist:  # deleted since it was read above
+        raise Http404("Not found") from None
     except services.DkimRotationRefused as exc:
         messages.warning(request, str(exc))
     else:

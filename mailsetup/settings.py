@@ -162,6 +162,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "mailsetup.backends.ModelBackendWithMemberships",
+    # Only for sessions signed in before it was replaced above: Django keeps a session's user with the backend
+    # that logged it in. (A failed login also tries it: one more password hash.)
+    "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -162,9 +162,10 @@ def test_a_rotation_publishes_a_new_key_switches_signing_once_found_and_retires_
     assert 'data-testid="previous-keys"' in page and f"<code>{old}</code>" in page
     assert len(mail.outbox) == 1  # one email for the whole rotation
     # Never degraded, never pending: no gap.
-    assert list(
-        AuditEvent.objects.filter(target=domain.name, action__in=["domain.degraded", "domain.pending", "domain.failed"])
-    ) == []
+    assert (
+        list(AuditEvent.objects.filter(target=domain.name, action__in=["domain.degraded", "domain.pending", "domain.failed"]))
+        == []
+    )
 
 
 def test_dkimpy_verifies_a_message_signed_with_the_new_active_key_against_its_published_record(
@@ -187,9 +188,7 @@ def test_dkimpy_verifies_a_message_signed_with_the_new_active_key_against_its_pu
 def test_with_dual_signing_both_new_keys_must_be_found_before_signing_moves(
     dns_server, fresh_domain, team, owner, team_admin
 ) -> None:
-    domain = services.domain_create(
-        team=team, name=fresh_domain("dual"), actor=owner, dkim_key_type=DkimKeyType.RSA2048_ED25519
-    )
+    domain = services.domain_create(team=team, name=fresh_domain("dual"), actor=owner, dkim_key_type=DkimKeyType.RSA2048_ED25519)
     domain = verified_domain(dns_server, domain)
     old = states(domain)
 
@@ -265,8 +264,15 @@ def test_the_migration_maps_active_keys_to_active_and_inactive_ones_to_retired()
         domain = old_apps.get_model("domains", "Domain").objects.create(team=team, name="old.example")
         old_key = old_apps.get_model("domains", "DkimKey")
         for selector, active in (("s1", False), ("s2", True)):
-            old_key.objects.create(domain=domain, selector=selector, algorithm="rsa", bits=1024, public_key="AAAA",
-                                   private_key_encrypted=b"x", active=active)
+            old_key.objects.create(
+                domain=domain,
+                selector=selector,
+                algorithm="rsa",
+                bits=1024,
+                public_key="AAAA",
+                private_key_encrypted=b"x",
+                active=active,
+            )
         executor = MigrationExecutor(connection)
         executor.migrate(after)
         new_key = executor.loader.project_state(after).apps.get_model("domains", "DkimKey")
@@ -274,3 +280,16 @@ def test_the_migration_maps_active_keys_to_active_and_inactive_ones_to_retired()
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_rotating_a_domain_deleted_meanwhile_is_not_found(team, teammate, login, monkeypatch) -> None:  # noqa: ANN001
+    from domains import services
+    from domains.models import Domain
+
+    domain = Domain.objects.create(team=team, name="gone.example", status="verified")
+
+    def deleted_meanwhile(**kwargs: object) -> None:
+        raise Domain.DoesNotExist("deleted since the view read it")
+
+    monkeypatch.setattr(services, "dkim_rotation_start", deleted_meanwhile)
+    assert login(teammate).post(f"/t/acme/domains/{domain.pk}/dkim/rotate/").status_code == 404

@@ -585,3 +585,32 @@ def test_deleting_a_former_member_in_the_admin_drops_their_name_from_the_credent
     admin.site._registry[User].delete_model(request, User.objects.get(pk=teammate.pk))
 
     assert "Mia Member" not in get(client, CREDENTIALS)
+
+
+def test_a_session_signed_in_before_the_backend_was_replaced_stays_signed_in(owner, team) -> None:  # noqa: ANN001
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import Client
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(owner.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"  # what logins recorded until now
+    session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
+    session.create()
+    client = Client()
+    client.cookies["sessionid"] = session.session_key
+    response = client.get(f"/t/{team.slug}/domains/")
+    assert response.status_code == 200
+    assert owner.display_name in response.content.decode()
+
+
+def test_logging_in_records_the_backend_that_loads_the_teams_with_the_user(owner) -> None:  # noqa: ANN001
+    from django.contrib.auth import BACKEND_SESSION_KEY
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    client = Client()
+    response = client.post("/login/", {"username": owner.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session[BACKEND_SESSION_KEY] == "mailsetup.backends.ModelBackendWithMemberships"
