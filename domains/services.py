@@ -220,6 +220,26 @@ def domains_for_list(team: Team) -> QuerySet[Domain]:
     return domains_with_summary(team).only("id", "name", "unicode_name", "status", "created_at")
 
 
+@transaction.atomic
+def dkim_rotation_cancel(*, domain: Domain, actor: User | None) -> list[str]:
+    """Withdraw a rotation whose new keys are not signing yet: they never signed anything, so they and their checks
+    go, and the current keys go on signing. Returns the withdrawn selectors; refused when no new key waits (the
+    rotation may have completed meanwhile)."""
+    # The domain's row, as a check locks it: a check that promotes the new keys at this moment goes first or after.
+    domain = Domain.objects.select_for_update(of=("self",), no_key=True).select_related("team").get(pk=domain.pk)
+    upcoming = list(domain.dkim_keys.filter(state=DkimKeyState.NEXT))
+    if not upcoming:
+        raise DkimRotationRefused(
+            f"No rotation of {domain.name}'s DKIM keys is waiting: the new keys may have been found and be signing now."
+        )
+    selectors = [key.selector for key in upcoming]
+    RecordCheck.objects.filter(domain=domain, key__in=[f"dkim:{selector}" for selector in selectors]).delete()
+    DkimKey.objects.filter(pk__in=[key.pk for key in upcoming]).delete()
+    page_cache.team_changed(domain.team_id, domains=True)
+    audit(team=domain.team, actor=actor, action="domain.dkim_rotation_cancelled", target=domain.name, selectors=selectors)
+    return selectors
+
+
 # ---- share links
 
 

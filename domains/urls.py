@@ -16,4 +16,5 @@ urlpatterns = [
     path("<int:domain_id>/share/<int:link_id>/revoke/", views.share_link_revoke, name="share_revoke"),
     path("<int:domain_id>/check/", views.domain_check_now, name="check_now"),
     path("<int:domain_id>/dkim/rotate/", views.dkim_rotate, name="dkim_rotate"),
+    path("<int:domain_id>/dkim/cancel/", views.dkim_rotation_cancel, name="dkim_rotation_cancel"),
 ]

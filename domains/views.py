@@ -314,3 +314,24 @@ def dkim_rotate(request: HttpRequest, access: TeamAccess, domain_id: int) -> Htt
     if request.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": url})
     return redirect(url)
+
+
+@require_POST
+@team_view(Perm.EDIT)
+def dkim_rotation_cancel(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    """Withdraw the new keys of a rotation that has not switched signing yet."""
+    domain = _domain(access, domain_id)
+    try:
+        selectors = services.dkim_rotation_cancel(domain=domain, actor=request.user)
+    except Domain.DoesNotExist:  # deleted since it was read above
+        raise Http404("Not found") from None
+    except services.DkimRotationRefused as exc:
+        messages.warning(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Rotation cancelled: the new key{'s' if len(selectors) != 1 else ''} ({', '.join(selectors)}) "
+            f"{'are' if len(selectors) != 1 else 'is'} deleted and the current key{'s' if len(selectors) != 1 else ''} "
+            "go on signing. If you published the new record, you can remove it from DNS.",
+        )
+    return redirect(reverse("domains:detail", args=[access.team.slug, domain.pk]) + "#dkim-keys")

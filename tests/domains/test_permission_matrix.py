@@ -63,6 +63,7 @@ ROUTES = [
           lambda ctx: f"/t/{ctx.team.slug}/domains/{ctx.obj('verified', verified_domain).pk}/dkim/rotate/", EDITORS,
           ok=(302,)),
     Route("dkim-rotate-refused", "POST", domain_url("dkim/rotate/"), EDITORS, ok=(302,)),  # pending: a message, no 500
+    Route("dkim-rotation-cancel", "POST", domain_url("dkim/cancel/"), EDITORS, ok=(302,)),  # none waiting: a message
 ]
 
 
