@@ -17,8 +17,9 @@ from django.db import DatabaseError, connections
 def check_stored_keys_decrypt(
     app_configs: object = None, databases: Iterable[str] | None = None, **kwargs: object
 ) -> list[Error]:
-    """The configured keys open the newest stored DKIM key: a valid key that is not the one in use (the old key
-    dropped too early, another installation's key) is refused now, not when a worker first needs a private key."""
+    """The configured keys open the newest and the oldest stored DKIM key: a valid key that is not the one in use
+    (another installation's key), or an old key dropped before `reencrypt_keys` re-encrypted the oldest ones, is
+    refused now, not when a worker first needs a private key. Two rows, whatever the number of domains."""
     from .crypto import KeyDecryptionError, decrypt_private_key
     from .models import DkimKey
 
@@ -29,18 +30,15 @@ def check_stored_keys_decrypt(
             if DkimKey._meta.db_table not in connection.introspection.table_names():
                 continue  # before the first migrate
             # Only the one column: a migration still to run may add others.
-            token = (
-                DkimKey.objects.using(alias)
-                .order_by("-created_at", "-pk")
-                .values_list("private_key_encrypted", flat=True)
-                .first()
-            )
+            stored = DkimKey.objects.using(alias).values_list("private_key_encrypted", flat=True)
+            tokens = [stored.order_by("-created_at", "-pk").first(), stored.order_by("created_at", "pk").first()]
         except DatabaseError:
             continue  # no database to ask; other checks and migrate report that
-        if token is None:
+        if tokens[0] is None:
             continue
         try:
-            decrypt_private_key(bytes(token))
+            for token in tokens:
+                decrypt_private_key(bytes(token))
         except KeyDecryptionError:
             errors.append(
                 Error(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core import checks
+from django.core.management import call_command
 from django.test import override_settings
 
 from domains import services
@@ -41,16 +44,21 @@ def test_it_runs_with_the_database_checks(team) -> None:
     assert "domains.E002" not in without_database  # `manage.py check` on a machine with no database stays quiet
 
 
-def test_the_newest_key_is_the_one_tried(team) -> None:
-    # After a rotation the newest key is under the new key; the old key may be gone.
+def test_the_newest_and_the_oldest_keys_are_tried(team) -> None:
+    # A key rotation: the new key first, the old one kept until `reencrypt_keys` has run.
     with override_settings(MAILSETUP_ENCRYPTION_KEYS=[KEY_A]):
         _add_domain(team, "old.example")
     with override_settings(MAILSETUP_ENCRYPTION_KEYS=[KEY_B, KEY_A]):
         _add_domain(team, "new.example")
-    with override_settings(MAILSETUP_ENCRYPTION_KEYS=[KEY_B]):
         assert check_stored_keys_decrypt(databases=["default"]) == []
-    with override_settings(MAILSETUP_ENCRYPTION_KEYS=[KEY_A]):
+    with override_settings(MAILSETUP_ENCRYPTION_KEYS=[KEY_A]):  # the new key lost: the newest can't be opened
         assert [error.id for error in check_stored_keys_decrypt(databases=["default"])] == ["domains.E002"]
+    with override_settings(MAILSETUP_ENCRYPTION_KEYS=[KEY_B]):  # the old key dropped before re-encrypting
+        assert [error.id for error in check_stored_keys_decrypt(databases=["default"])] == ["domains.E002"]
+    with override_settings(MAILSETUP_ENCRYPTION_KEYS=[KEY_B, KEY_A]):
+        call_command("reencrypt_keys", stdout=StringIO())
+    with override_settings(MAILSETUP_ENCRYPTION_KEYS=[KEY_B]):  # after re-encrypting, the old key can go
+        assert check_stored_keys_decrypt(databases=["default"]) == []
 
 
 def test_the_right_key_a_rotation_or_no_keys_yet_pass(team) -> None:
