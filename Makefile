@@ -3,7 +3,7 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PYTHON    ?= python3
 # Debian packages the tests use: a real DNS server, a real browser, Postfix's postconf, swaks and curl for SMTP,
-# node, php and ruby to parse the configuration snippets.
+# node, php and ruby to parse the configuration snippets (node also runs the Nodemailer one, see tests/node).
 DEB_PACKAGES := bind9 bind9-utils chromium postfix swaks curl nodejs php-cli ruby
 # Production peers for `make test-prod` and the benchmark: PostgreSQL, Redis, wrk for load, systemd-analyze.
 PROD_DEB_PACKAGES := postgresql redis-server wrk systemd
@@ -20,6 +20,16 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The Nodemailer that the Node.js snippet is run with in the tests, pinned in tests/node/package-lock.json.
+# npm comes with the machine's nodejs package, which conflicts with Debian's npm package: that one is installed
+# only where no npm is found. Without npm (not root), the tests that need it are skipped, and fail in CI.
+NODE_DEPS := tests/node/node_modules/.installed
+$(NODE_DEPS): tests/node/package.json tests/node/package-lock.json | system-deps
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory system-deps DEB_PACKAGES=npm
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/node --no-audit --no-fund && touch $@; \
+	else echo "WARNING: no npm: the Nodemailer snippet's tests need it (apt-get install npm)"; fi
+
 ## make run: web app on http://127.0.0.1:8000 and a Celery worker with embedded beat. Ctrl-C stops both.
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
@@ -29,7 +39,7 @@ run: $(VENV)/.runtime
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 ## make test: installs what the tests need, lints, runs every test.
-test: $(VENV)/.dev system-deps
+test: $(VENV)/.dev system-deps $(NODE_DEPS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -48,12 +58,12 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) var/test .pytest_cache
+	rm -rf $(VENV) var/test .pytest_cache tests/node/node_modules
 
 ## make test-prod: the whole suite again on PostgreSQL + Redis (started on loopback in a temporary folder, stopped
 ## afterwards); the browser flow runs on gunicorn + two Celery workers + one beat.
 .PHONY: test-prod prod-deps bench-web
-test-prod: $(VENV)/.dev system-deps prod-deps
+test-prod: $(VENV)/.dev system-deps $(NODE_DEPS) prod-deps
 	$(PY) -m tests.prod.services run -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 prod-deps:
