@@ -68,3 +68,19 @@ def new_context(browser: Any) -> Iterator[Any]:
 @pytest.fixture
 def page(new_context: Any) -> Any:
     return new_context().new_page()
+
+
+def sign_in(page: Any, base_url: str, user: Any) -> list[str]:
+    """Give the page's browser a session of `user`, as after a login; returns the list that collects the page's
+    console errors and uncaught exceptions (a test ends asserting it is empty)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from domains.models import Domain, DomainStatus
 from domains.services import _dkim_keys_create
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -27,13 +26,7 @@ def test_a_page_left_open_starts_polling_when_the_next_check_is_due(live_server,
         next_check_at=now + timedelta(seconds=22),
     )
     _dkim_keys_create(domain=domain, key_type=domain.dkim_key_type)
-    client = Client()
-    client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    problems = sign_in(page, live_server.url, owner)
 
     page.goto(f"{live_server.url}/t/{team.slug}/domains/{domain.pk}/")
     page.evaluate("window.__marker = 'same page'")

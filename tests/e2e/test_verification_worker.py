@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from celery import Celery
 from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 from kombu import Connection
 
 from domains.models import Domain, DomainStatus, RecordCheck
 from domains.services import _dkim_keys_create, domain_create, records_for
+from tests.e2e.conftest import sign_in
 from tests.processes import start_worker, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
@@ -69,13 +69,7 @@ def test_the_domain_page_updates_itself_while_the_worker_checks(
         "the first check records missing records",
         celery_worker_process,
     )
-    client = Client()
-    client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    problems = sign_in(page, live_server.url, owner)
 
     page.goto(f"{live_server.url}/t/{team.slug}/domains/{domain.pk}/")
     page.evaluate("window.__marker = 'same page'")
