@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.contrib import messages
@@ -292,24 +293,15 @@ def domain_check_now(request: HttpRequest, access: TeamAccess, domain_id: int) -
 # ---- DKIM key rotation
 
 
-@require_POST
-@team_view(Perm.EDIT)
-def dkim_rotate(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
-    """Start a rotation: new keys to publish beside the current ones; signing moves once DNS shows them."""
+def _rotation_step(request: HttpRequest, access: TeamAccess, domain_id: int, step: Callable[[Domain], str]) -> HttpResponse:
+    """Run a rotation service on the domain (`step` returns the message of success); back to the keys."""
     domain = _domain(access, domain_id)
     try:
-        keys = services.dkim_rotation_start(domain=domain, actor=request.user)
+        messages.success(request, step(domain))
     except Domain.DoesNotExist:  # deleted since it was read above
         raise Http404("Not found") from None
     except services.DkimRotationRefused as exc:
         messages.warning(request, str(exc))
-    else:
-        selectors = ", ".join(key.selector for key in keys)
-        messages.success(
-            request,
-            f"New DKIM key{'s' if len(keys) != 1 else ''} ({selectors}): publish the record{'s' if len(keys) != 1 else ''} "
-            "marked “New key” below. We switch signing once we find them; the current key keeps signing until then.",
-        )
     url = reverse("domains:detail", args=[access.team.slug, domain.pk]) + "#dkim-keys"
     if request.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": url})
@@ -318,20 +310,32 @@ def dkim_rotate(request: HttpRequest, access: TeamAccess, domain_id: int) -> Htt
 
 @require_POST
 @team_view(Perm.EDIT)
+def dkim_rotate(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
+    """Start a rotation: new keys to publish beside the current ones; signing moves once DNS shows them."""
+
+    def start(domain: Domain) -> str:
+        keys = services.dkim_rotation_start(domain=domain, actor=request.user)
+        s = "s" if len(keys) != 1 else ""
+        return (
+            f"New DKIM key{s} ({', '.join(key.selector for key in keys)}): publish the record{s} marked “New key” "
+            "below. We switch signing once we find them; the current key keeps signing until then."
+        )
+
+    return _rotation_step(request, access, domain_id, start)
+
+
+@require_POST
+@team_view(Perm.EDIT)
 def dkim_rotation_cancel(request: HttpRequest, access: TeamAccess, domain_id: int) -> HttpResponse:
     """Withdraw the new keys of a rotation that has not switched signing yet."""
-    domain = _domain(access, domain_id)
-    try:
+
+    def cancel(domain: Domain) -> str:
         selectors = services.dkim_rotation_cancel(domain=domain, actor=request.user)
-    except Domain.DoesNotExist:  # deleted since it was read above
-        raise Http404("Not found") from None
-    except services.DkimRotationRefused as exc:
-        messages.warning(request, str(exc))
-    else:
-        messages.success(
-            request,
-            f"Rotation cancelled: the new key{'s' if len(selectors) != 1 else ''} ({', '.join(selectors)}) "
-            f"{'are' if len(selectors) != 1 else 'is'} deleted and the current key{'s' if len(selectors) != 1 else ''} "
-            "go on signing. If you published the new record, you can remove it from DNS.",
+        many = len(selectors) != 1
+        return (
+            f"Rotation cancelled: the new key{'s' if many else ''} ({', '.join(selectors)}) {'are' if many else 'is'} "
+            f"deleted and the current key{'s' if many else ''} go on signing. If you published the new record, you "
+            "can remove it from DNS."
         )
-    return redirect(reverse("domains:detail", args=[access.team.slug, domain.pk]) + "#dkim-keys")
+
+    return _rotation_step(request, access, domain_id, cancel)
